@@ -1,0 +1,119 @@
+import { UserError } from '../errors.js';
+import { usage } from './usage.js';
+
+export type DriverKind = 'kmod' | 'ebpf' | 'modern_ebpf' | 'auto';
+
+/** Driver words of both generations, translated once, here (legacy `module`/`bpf`, falcoctl-era names). */
+const DRIVER_WORDS: Readonly<Record<string, DriverKind>> = {
+  module: 'kmod',
+  kmod: 'kmod',
+  bpf: 'ebpf',
+  ebpf: 'ebpf',
+  modern_ebpf: 'modern_ebpf',
+  'modern-bpf': 'modern_ebpf',
+  auto: 'auto',
+};
+
+export interface ParsedArgs {
+  /** Stops at the first of these, as the legacy loop did (`--help` exits before later words are read). */
+  readonly help: boolean;
+  readonly version: boolean;
+  readonly driver: DriverKind | undefined;
+  readonly compile: boolean;
+  readonly download: boolean;
+  readonly clean: boolean;
+  readonly printEnv: boolean;
+  readonly sourceOnly: boolean;
+  readonly dryRun: boolean;
+  readonly check: boolean;
+  readonly httpInsecure: boolean;
+  readonly kernelRelease: string | undefined;
+  readonly kernelVersion: string | undefined;
+  readonly httpHeaders: string | undefined;
+}
+
+const FLAGS = {
+  '--compile': 'compile',
+  '--download': 'download',
+  '--clean': 'clean',
+  '--print-env': 'printEnv',
+  '--source-only': 'sourceOnly',
+  '--dry-run': 'dryRun',
+  '--check': 'check',
+  '--http-insecure': 'httpInsecure',
+} as const;
+
+const VALUED = {
+  '--kernel-release': 'kernelRelease',
+  '--kernel-version': 'kernelVersion',
+  '--http-headers': 'httpHeaders',
+} as const;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The 0.36 grammar (legacy-loader.md §A.2): words scanned left to right, one driver word at most, flags without
+ * values, no `--` terminator, `-h`/`--help` ends the scan. Argument errors print the message on stderr and the usage
+ * on stdout, exit 1, exactly as the script did. Valued options come from the falcoctl-era image and take
+ * `--opt value` or `--opt=value`. Hand-written rather than yargs: the legacy grammar is word-exact (`--compile=x` is an
+ * unknown option, `-x` an unknown driver), which a general option parser would accept or reword.
+ */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const parsed: Mutable<ParsedArgs> = {
+    help: false,
+    version: false,
+    driver: undefined,
+    compile: false,
+    download: false,
+    clean: false,
+    printEnv: false,
+    sourceOnly: false,
+    dryRun: false,
+    check: false,
+    httpInsecure: false,
+    kernelRelease: undefined,
+    kernelVersion: undefined,
+    httpHeaders: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] as string;
+    const driver = DRIVER_WORDS[word];
+    if (driver !== undefined) {
+      if (parsed.driver !== undefined) throw argumentError('Only one driver per invocation');
+      parsed.driver = driver;
+      continue;
+    }
+    if (word === '-h' || word === '--help') return { ...parsed, help: true };
+    if (word === '--version') return { ...parsed, version: true };
+    if (Object.hasOwn(FLAGS, word)) {
+      parsed[FLAGS[word as keyof typeof FLAGS]] = true;
+      continue;
+    }
+    const [name, inline] = splitInline(word);
+    if (Object.hasOwn(VALUED, name)) {
+      let value = inline;
+      if (value === undefined) {
+        value = argv[i + 1];
+        if (value === undefined) throw argumentError(`Option ${name} needs a value`);
+        i++;
+      }
+      parsed[VALUED[name as keyof typeof VALUED]] = value;
+      continue;
+    }
+    if (word.startsWith('--')) throw argumentError(`Unknown option: ${word}`);
+    throw argumentError(`Unknown driver: ${word}`);
+  }
+  if (parsed.clean && (parsed.compile || parsed.download)) {
+    throw new UserError('Cannot use --clean with other options');
+  }
+  return parsed;
+}
+
+function splitInline(word: string): [string, string | undefined] {
+  const eq = word.indexOf('=');
+  return eq < 0 ? [word, undefined] : [word.slice(0, eq), word.slice(eq + 1)];
+}
+
+function argumentError(message: string): UserError {
+  return new UserError(message, { stdout: usage() });
+}

@@ -1,0 +1,61 @@
+import { BUILD_DEFAULTS, PRODUCT_VERSION } from '../defaults.js';
+
+/**
+ * The usage text. The 0.36 script's text had backticks inside double quotes on the --source-only line, so printing
+ * it ran the loader (legacy-loader.md §B.12.1); here it is a literal string and printing it does nothing else.
+ */
+export function usage(): string {
+  const d = BUILD_DEFAULTS;
+  return `Usage:
+  falco-driver-loader [driver] [options]
+
+Available drivers:
+  module, kmod   kernel module (default)
+  bpf, ebpf      eBPF probe (driver versions up to 9.x)
+  modern_ebpf    modern eBPF probe, built into Falco: only checks that this kernel can run it
+  auto           pick modern_ebpf when the kernel supports it, else the kernel module
+
+Options:
+  -h, --help           show this help and exit; nothing else is done
+  --version            print the version of falco-driver-loader and its built-in defaults
+  --clean              try to remove an already present driver installation
+  --compile            try to compile the driver locally (default true)
+  --download           try to download a prebuilt driver (default true)
+                       (naming only one of --compile/--download turns the other off)
+  --print-env          skip execution and print env variables for other tools to consume
+                       (eval "$(falco-driver-loader --print-env)" imports them into a shell)
+  --source-only        kept for old callers: an executable cannot be sourced with \`. falco-driver-loader\`;
+                       prints a hint to use --print-env and exits 0
+  --dry-run            print what was detected and what a real run would do, change nothing (no root needed)
+  --check              with --dry-run: ask every candidate URL whether the driver is there
+  --kernel-release <v> kernel release to download/build for, as 'uname -r' prints it (e.g. '6.1.0-10-cloud-amd64')
+  --kernel-version <v> kernel version to download/build for, as 'uname -v' prints it
+                       (e.g. '#1 SMP PREEMPT_DYNAMIC Debian 6.1.38-2 (2023-07-27)')
+  --http-insecure      do not verify HTTPS certificates when downloading (same as DRIVER_INSECURE_DOWNLOAD)
+  --http-headers <h>   extra HTTP headers for downloads, comma separated: 'Name: value,Other: value'
+
+Environment variables:
+  DRIVERS_REPO             URL(s) where to look for prebuilt Falco drivers, separated by commas or spaces
+                           (default ${d.driversRepo}; FALCOCTL_DRIVER_REPOS is read when unset)
+  DRIVER_NAME              a different name for the driver (default ${d.driverName}; FALCOCTL_DRIVER_NAME when unset)
+  DRIVER_VERSION           the driver version (default: falco --version, else /usr/src/<name>-<version>, else ${d.driverVersion};
+                           FALCOCTL_DRIVER_VERSION when unset)
+  FALCO_VERSION            the Falco version shown in messages (default: falco --version, else ${d.falcoVersion})
+  DRIVER_INSECURE_DOWNLOAD any non-empty value allows insecure (unverified HTTPS) downloads
+  DRIVER_CURL_OPTIONS      additional curl-style options for downloads (parsed, never run by a shell)
+  FALCOCTL_DRIVER_HTTP_HEADERS  extra HTTP headers when --http-headers is not given
+  DRIVER_KERNEL_RELEASE    kernel release to download/build for, as 'uname -r' prints it
+  DRIVER_KERNEL_VERSION    kernel version to download/build for, as 'uname -v' prints it
+  FALCO_BPF_PROBE          when set, even empty, the default driver is bpf
+  HOST_ROOT                prefix where the host's root filesystem is mounted (e.g. /host in a container)
+  HOME                     drivers are cached under $HOME/.falco
+  TMPDIR                   where temporary build files go (default /tmp)
+  BPF_USE_LOCAL_KERNEL_SOURCES  non-empty: build the eBPF probe against downloaded vanilla kernel sources
+  FALCO_DRIVER_LOADER_SYSROOT   (testing) resolve /proc, /sys, /lib/modules, /usr/src, /var/lib/dkms, /boot under this
+
+Versions:
+  falco-driver-loader ${PRODUCT_VERSION}
+  Falco version       ${d.falcoVersion} (built-in default)
+  Driver version      ${d.driverVersion} (built-in default)
+`;
+}

@@ -1,0 +1,53 @@
+import { parseArgs } from './cli/args.js';
+import { dryRun } from './cli/dryRun.js';
+import { SOURCE_ONLY_HINT } from './cli/messages.js';
+import { printEnv } from './cli/printEnv.js';
+import { resolveSettings } from './cli/settings.js';
+import { usage } from './cli/usage.js';
+import { makeContext } from './context.js';
+import { BUILD_DEFAULTS, PRODUCT_VERSION } from './defaults.js';
+import { handleError, type Streams, UserError } from './errors.js';
+import { detectHost } from './host/detect.js';
+import { runLoader } from './run.js';
+import { type Platform, realPlatform } from './system/platform.js';
+
+/** argv + env → options → host facts → target → plan → action. Returns the exit code; never throws. */
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: Streams,
+  platform: Platform = realPlatform,
+): Promise<number> {
+  try {
+    const args = parseArgs(argv);
+    if (args.help) {
+      io.out(usage());
+      return 0;
+    }
+    if (args.version) {
+      io.out(
+        `falco-driver-loader ${PRODUCT_VERSION}\nbuilt-in defaults: falco version ${BUILD_DEFAULTS.falcoVersion}, driver version ${BUILD_DEFAULTS.driverVersion}, driver name ${BUILD_DEFAULTS.driverName}, repo ${BUILD_DEFAULTS.driversRepo}\n`,
+      );
+      return 0;
+    }
+    // Legacy order (§B.1): --source-only wins over --print-env.
+    if (args.sourceOnly) {
+      io.err(`${SOURCE_ONLY_HINT}\n`);
+      return 0;
+    }
+    if (args.check && !args.dryRun) {
+      throw new UserError('--check only works together with --dry-run: run falco-driver-loader --dry-run --check');
+    }
+    const settings = await resolveSettings(args, env, platform);
+    const host = detectHost(settings);
+    if (args.printEnv) {
+      io.out(printEnv(settings, host.target));
+      return 0;
+    }
+    const ctx = makeContext({ args, settings, host, env, io, platform });
+    if (args.dryRun) return await dryRun(ctx);
+    return await runLoader(ctx);
+  } catch (error) {
+    return handleError(error, io);
+  }
+}
