@@ -20,9 +20,7 @@ export interface Context {
   readonly platform: Platform;
 }
 
-export function makeContext(
-  base: Pick<Context, 'args' | 'settings' | 'host' | 'env' | 'io' | 'platform'>,
-): Context {
+export function makeContext(base: Pick<Context, 'args' | 'settings' | 'host' | 'env' | 'io' | 'platform'>): Context {
   const { settings, host } = base;
   const plan = planArtifacts({
     driverName: settings.driverName.value,

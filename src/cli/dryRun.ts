@@ -23,7 +23,9 @@ export async function dryRun(ctx: Context): Promise<number> {
   out.push(row('kernel release', from(s.kernelRelease)));
   out.push(row('kernel version', from(s.kernelVersion)));
   out.push(row('host root', s.hostRoot === '' ? '/  (HOST_ROOT unset)' : `${s.hostRoot}  (HOST_ROOT)`));
-  out.push(row('distro', host.distro.osId === undefined ? 'not identified' : `${host.distro.osId}  (${host.distro.source})`));
+  out.push(
+    row('distro', host.distro.osId === undefined ? 'not identified' : `${host.distro.osId}  (${host.distro.source})`),
+  );
   out.push('\nTarget\n');
   out.push(row('target id', host.target.targetId));
   out.push(row('kernel release', `${host.target.fixedKernelRelease}  (as used in file names)`));

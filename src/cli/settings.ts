@@ -57,11 +57,7 @@ function pick(env: NodeJS.ProcessEnv, names: readonly string[]): Sourced<string>
 const DRIVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const DRIVER_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_~-]{0,127}$/;
 
-export async function resolveSettings(
-  args: ParsedArgs,
-  env: NodeJS.ProcessEnv,
-  platform: Platform,
-): Promise<Settings> {
+export async function resolveSettings(args: ParsedArgs, env: NodeJS.ProcessEnv, platform: Platform): Promise<Settings> {
   const driver: Sourced<DriverKind> =
     args.driver !== undefined
       ? { value: args.driver, source: 'command line' }

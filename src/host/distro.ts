@@ -68,10 +68,14 @@ function checkHostRoot(hostRoot: string): void {
   try {
     isDir = statSync(hostRoot).isDirectory();
   } catch {
-    throw new UserError(`HOST_ROOT=${hostRoot} does not exist: mount the host's root filesystem there, or unset HOST_ROOT`);
+    throw new UserError(
+      `HOST_ROOT=${hostRoot} does not exist: mount the host's root filesystem there, or unset HOST_ROOT`,
+    );
   }
   if (!isDir) {
-    throw new UserError(`HOST_ROOT=${hostRoot} is not a directory: point it at the host's root filesystem, or unset it`);
+    throw new UserError(
+      `HOST_ROOT=${hostRoot} is not a directory: point it at the host's root filesystem, or unset it`,
+    );
   }
 }
 

@@ -11,7 +11,8 @@ export interface Outcome {
 
 export const fakePlatform = (over: Partial<Record<keyof Platform, unknown>> = {}): Platform => ({
   kernelRelease: () => (over.kernelRelease as string | undefined) ?? '6.1.0-13-amd64',
-  kernelVersion: () => (over.kernelVersion as string | undefined) ?? '#1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 (2023-09-29)',
+  kernelVersion: () =>
+    (over.kernelVersion as string | undefined) ?? '#1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 (2023-09-29)',
   machine: () => (over.machine as string | undefined) ?? 'x86_64',
   uid: () => (over.uid as number | undefined) ?? 0,
 });
