@@ -5,6 +5,8 @@ export interface CheckOptions {
   readonly insecure: boolean;
   readonly headers: ReadonlyArray<[string, string]>;
   readonly timeoutMs: number;
+  /** Where HTTPS_PROXY/HTTP_PROXY/NO_PROXY are read from (main()'s environment, not process.env). */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 export type CheckResult =
@@ -19,7 +21,12 @@ export type CheckResult =
 export async function checkUrl(url: string, options: CheckOptions): Promise<CheckResult> {
   if (url.startsWith('file:')) return checkFile(url);
   const { EnvHttpProxyAgent, interceptors, request } = await import('undici');
+  const env = options.env;
+  const first = (...names: string[]) => names.map((n) => env[n]).find((v) => v !== undefined && v !== '');
   const dispatcher = new EnvHttpProxyAgent({
+    httpProxy: first('http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY') ?? '',
+    httpsProxy: first('https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY') ?? '',
+    noProxy: first('no_proxy', 'NO_PROXY') ?? '',
     connect: { timeout: options.timeoutMs, rejectUnauthorized: !options.insecure },
     headersTimeout: options.timeoutMs,
     bodyTimeout: options.timeoutMs,
