@@ -1,10 +1,17 @@
+import { chooseDriver } from './auto.js';
 import { msg } from './cli/messages.js';
 import type { Context } from './context.js';
+import { checkLegacyProbeExists, runEbpf } from './ebpf/flow.js';
 import { UserError } from './errors.js';
+import { decide, runFalcoctl, standaloneNote } from './falcoctl/handoff.js';
+import { lockOptions, runClean, runKmod } from './kmod/flow.js';
+import { runModernEbpf } from './modern/flow.js';
+import { withLock } from './system/lock.js';
 import { UNDETERMINED } from './target/index.js';
 
 /**
- * A real run: the common gate of legacy-loader.md §B.4, then the driver's flow.
+ * A real run: the common gate of legacy-loader.md §B.4, the falcoctl hand-off decision (issue #5), then the
+ * driver's own flow.
  */
 export async function runLoader(ctx: Context): Promise<number> {
   const { settings: s, host, io } = ctx;
@@ -18,11 +25,44 @@ export async function runLoader(ctx: Context): Promise<number> {
     })}\n`,
   );
   if (ctx.platform.uid() !== 0) throw new UserError(msg.notRoot);
+  // A request that cannot work is refused before anything is attempted, by us or by falcoctl.
+  if (s.driver.value === 'ebpf' && !ctx.args.clean) checkLegacyProbeExists(s.driverVersion.value);
+
+  const decision = await decide(ctx);
+  if (decision.handOff.kind === 'falcoctl' && decision.falcoctl !== undefined) {
+    return runFalcoctl(ctx, decision.falcoctl, decision.handOff.argv);
+  }
+  const note = standaloneNote(decision);
+  if (note !== undefined) io.out(`${note}\n`);
+
   if (host.target.targetId === UNDETERMINED) {
     if (!s.enableCompile) throw new UserError(msg.unsupported);
     io.err(`${msg.unsupportedCompileAnyway}\n`);
   }
-  throw new UserError(
-    `falco-driver-loader ${ctx.args.clean ? '--clean' : `for driver=${s.driver.value}`} is not available in this build yet; use --dry-run to see what it would do`,
-  );
+  if (ctx.args.clean) return runClean(ctx);
+  switch (s.driver.value) {
+    case 'kmod':
+      return runKmod(ctx);
+    case 'ebpf':
+      return runEbpfLocked(ctx);
+    case 'modern_ebpf':
+      return runModernEbpf(ctx);
+    case 'auto':
+      return runAuto(ctx);
+  }
+}
+
+function runEbpfLocked(ctx: Context): Promise<number> {
+  return withLock(lockOptions(ctx), () => runEbpf(ctx));
+}
+
+async function runAuto(ctx: Context): Promise<number> {
+  const choice = chooseDriver(ctx);
+  if (choice.driver === undefined) {
+    throw new UserError(`auto: no driver can work on this host: ${choice.reason}`);
+  }
+  ctx.io.out(`* auto: choosing ${choice.driver} (${choice.reason})\n`);
+  if (choice.driver === 'modern_ebpf') return runModernEbpf(ctx);
+  if (choice.driver === 'ebpf') return runEbpfLocked(ctx);
+  return runKmod(ctx);
 }

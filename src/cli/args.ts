@@ -30,6 +30,8 @@ export interface ParsedArgs {
   readonly kernelRelease: string | undefined;
   readonly kernelVersion: string | undefined;
   readonly httpHeaders: string | undefined;
+  /** Hand-off policy to falcoctl: auto, never, always (issue #5). */
+  readonly falcoctl: string | undefined;
 }
 
 const FLAGS = {
@@ -47,6 +49,7 @@ const VALUED = {
   '--kernel-release': 'kernelRelease',
   '--kernel-version': 'kernelVersion',
   '--http-headers': 'httpHeaders',
+  '--falcoctl': 'falcoctl',
 } as const;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -74,6 +77,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     kernelRelease: undefined,
     kernelVersion: undefined,
     httpHeaders: undefined,
+    falcoctl: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i] as string;

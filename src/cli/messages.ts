@@ -29,3 +29,132 @@ export const msg = {
 /** --source-only cannot work for an executable (issue #2): one stderr line, exit 0. */
 export const SOURCE_ONLY_HINT =
   'falco-driver-loader: --source-only only worked when the old bash script was sourced; this executable cannot be sourced. Use eval "$(falco-driver-loader --print-env)" to import its variables into a shell.';
+
+/** `* Filename '<file>' is composed of:` and its four lines (§B.6.2 step 1, §B.7 step 2). */
+export const filenameBlock = (v: {
+  fileName: string;
+  driverName: string;
+  targetId: string;
+  kernelRelease: string;
+  kernelVersion: string;
+}) =>
+  [
+    `* Filename '${v.fileName}' is composed of:`,
+    ` - driver name: ${v.driverName}`,
+    ` - target identifier: ${v.targetId}`,
+    ` - kernel release: ${v.kernelRelease}`,
+    ` - kernel version: ${v.kernelVersion}`,
+  ].join('\n');
+
+/** The kernel-module lines of the legacy 0.36 script (legacy-loader.md §B.6), verbatim. `k` is KMOD_NAME, `name` DRIVER_NAME. */
+export const kmodMsg = {
+  /** §B.6.1 Cleaning phase (all stdout, except the two "requires" lines and rmmod's own errors). */
+  cleaningBanner: '================ Cleaning phase ================',
+  requiresLsmod: 'This program requires lsmod.',
+  requiresRmmod: 'This program requires rmmod.',
+  checkLoaded: (k: string) => `* 1. Check if kernel module '${k}' is still loaded:`,
+  notLoaded: (k: string) => `- OK! There is no '${k}' module loaded.`,
+  stillLoaded: (k: string) => `- Kernel module '${k}' is still loaded.`,
+  tryingRmmod: (k: string) => `- Trying to unload it with 'rmmod ${k}'...`,
+  unloaded: (k: string) => `- OK! Unloading '${k}' module succeeded.`,
+  rmmodWaiting:
+    "- Nothing to do...'falco-driver-loader' will wait until you remove the kernel module to have a clean termination.",
+  rmmodCheck: (k: string) => `- Check that no process is using the kernel module with 'lsmod | grep ${k}'.`,
+  /** Legacy text is "Sleep 5 seconds..."; the number is the configured wait (FALCO_DRIVER_LOADER_RMMOD_WAIT_SECONDS). */
+  rmmodSleep: (seconds: number) => `- Sleep ${seconds} seconds...`,
+  stillLoadedWarning: (k: string) => `[WARNING] '${k}' module is still loaded, you could have incompatibility issues.`,
+  skipDkmsRemove: '- Skipping dkms remove (dkms not found).',
+  checkDkms: (k: string) => `* 2. Check all versions of kernel module '${k}' in dkms:`,
+  noDkmsVersions: (k: string) => `- OK! There are no '${k}' module versions in dkms.`,
+  someDkmsVersions: (k: string) => `- There are some versions of '${k}' module in dkms.`,
+  removingAll: '* 3. Removing all the following versions from dkms:',
+  removing: (version: string) => `- Removing ${version}...`,
+  removed: (version: string) => `- OK! Removing '${version}' succeeded.`,
+  removeFailed: (k: string, version: string) => `[WARNING] Removing '${k}' version '${version}' failed.`,
+  cleaningDone: '[SUCCESS] Cleaning phase correctly terminated.',
+  /** §B.6.2 local cache. */
+  lookingLocally: (name: string, kernelRelease: string) =>
+    `* Looking for a ${name} module locally (kernel ${kernelRelease})`,
+  foundCached: (name: string, file: string) => `* Found a prebuilt ${name} module at ${file}, loading it`,
+  inserted: (name: string) => `* Success: ${name} module found and inserted`,
+  /** §B.6.3 download. */
+  tryingDownload: (name: string, url: string) => `* Trying to download a prebuilt ${name} module from ${url}`,
+  downloadSucceeded: '* Download succeeded',
+  notDownloaded: (name: string) => `Unable to find a prebuilt ${name} module`,
+  prebuiltInsmodFailed: (name: string) => `Unable to insmod the prebuilt ${name} module`,
+  /** §B.6.4 DKMS. */
+  uek: 'Skipping because the dkms install always fail (on UEK hosts)',
+  requiresDkms: 'This program requires dkms',
+  tryingDkms: (name: string, gcc: string) => `* Trying to dkms install ${name} module with GCC ${gcc}`,
+  dkmsInstalled: (name: string) => `* ${name} module installed in dkms`,
+  dkmsFileNotFound: (name: string) => `${name} module file not found`,
+  dkmsFound: (name: string, file: string) => `* ${name} module found: ${file}`,
+  tryingInsmod: '* Trying to insmod',
+  dkmsLoaded: (name: string) => `* Success: ${name} module found and loaded in dkms`,
+  dkmsInsmodFailed: (name: string) => `* Unable to insmod ${name} module`,
+  makeLogDump: (log: string, gcc: string) => `* Running dkms build failed, dumping ${log} (with GCC ${gcc})`,
+  makeLogMissing: (log: string, gcc: string) => `* Running dkms build failed, couldn't find ${log} (with GCC ${gcc})`,
+  /** §B.6.5–§B.6.6 */
+  tryingModprobe: (name: string) => `* Trying to load a system ${name} module, if present`,
+  modprobeLoaded: (name: string) => `* Success: ${name} module found and loaded with modprobe`,
+  consider: (name: string) =>
+    `Consider compiling your own ${name} driver and loading it or getting in touch with the Falco community`,
+} as const;
+
+/** Lines the legacy script did not have (issue #3): checks before and after insmod, the lock, missing headers. */
+export const kmodNote = {
+  cachedRejected: (name: string, file: string, why: string) =>
+    `The cached ${name} module ${file} is not usable (${why}): removed it, trying the next source`,
+  cachedInsmodFailed: (name: string, file: string) =>
+    `Unable to insmod the cached ${name} module: removed ${file}, trying the next source`,
+  downloadRejected: (why: string) => `Download failed: ${why}`,
+  removedFromCache: (file: string) => `* Removed ${file} from the cache so that it is not tried again`,
+  dkmsModuleRejected: (file: string, why: string) => `The module built by dkms (${file}) is not usable: ${why}`,
+  loadedVersion: (k: string, version: string) => `* Loaded '${k}' module version: ${version}`,
+  versionMismatch: (k: string, loaded: string, wanted: string) =>
+    `[WARNING] The loaded '${k}' module is version ${loaded}, not driver version ${wanted}: Falco may refuse it; run falco-driver-loader --clean and try again`,
+  notInSysfs: (tool: string, k: string) =>
+    `${tool} reported success, but /sys/module/${k} does not exist: the module did not register as '${k}'`,
+  missingTool: (tool: string, what: string) => `${tool} not found on PATH: cannot ${what}`,
+  secureBoot:
+    'Secure Boot / kernel lockdown rejects unsigned modules: build the module with DKMS signed by a MOK key enrolled with mokutil --import (then reboot), or use driver modern_ebpf',
+  noGcc: (name: string) => `No gcc found on PATH: install gcc to build the ${name} module with dkms`,
+  missingHeaders: (release: string, headersDir: string, advice: string) =>
+    `Kernel headers for ${release} are missing (no ${headersDir}): ${advice}; skipping the dkms build`,
+  badWrapperPath: (value: string) =>
+    `Cannot write the dkms make wrapper: ${JSON.stringify(value)} contains a quote or a newline (check TMPDIR and PATH)`,
+  wrapperFailed: (file: string, reason: string) => `Cannot write the dkms make wrapper ${file}: ${reason}`,
+} as const;
+
+/** The run lock (issue #3): one line while waiting, one when giving up, one when interrupted. */
+export const lockMsg = {
+  waiting: (pid: number, file: string, seconds: number) =>
+    `* Waiting for another falco-driver-loader (pid ${pid}) to finish (lock ${file}, up to ${seconds} s)`,
+  timeout: (pid: number, file: string, seconds: number) =>
+    `Another falco-driver-loader (pid ${pid}) still holds ${file} after ${seconds} s: wait for it to finish, or remove the file if that process is not a falco-driver-loader`,
+  unusable: (file: string, reason: string) =>
+    `[WARNING] Cannot create the lock file ${file} (${reason}): running without protection against a concurrent falco-driver-loader`,
+  interrupted: (signal: string) => `falco-driver-loader: interrupted by ${signal}`,
+} as const;
+
+/** The eBPF lines of the legacy 0.36 script, verbatim (legacy-loader.md §B.7), and the new ones of issue #4. */
+export const ebpfMsg = {
+  mountingDebugfs: '* Mounting debugfs',
+  skipDownload: (p: string) => `* Skipping download, eBPF probe is already present in ${p}`,
+  tryDownload: (url: string) => `* Trying to download a prebuilt eBPF probe from ${url}`,
+  downloadFailed: (name: string) => `Unable to find a prebuilt ${name} eBPF probe`,
+  skipCompile: (p: string) => `* Skipping compilation, eBPF probe is already present in ${p}`,
+  cos: (buildId: string) => `* COS detected (build ${buildId}), using COS kernel headers`,
+  minikube: (version: string) => `* Minikube detected (${version}), using linux kernel sources for minikube kernel`,
+  localSources: (version: string) => `* Using downloaded kernel sources for kernel version ${version}...`,
+  sourcesFailed: 'Unable to download the kernel sources',
+  compiling: (file: string) => `* Trying to compile the eBPF probe (${file})`,
+  located: (p: string) => `* eBPF probe located in ${p}`,
+  symlinked: (link: string) => `* Success: eBPF probe symlinked to ${link}`,
+  unableToLoad: (name: string) => `Unable to load the ${name} eBPF probe`,
+  /** New (issue #4): driver 10.0.0+driver and later ship no legacy probe. */
+  noLegacyProbe: (version: string) =>
+    `Driver version ${version} ships no legacy eBPF probe (it was dropped in 10.0.0+driver): use 'falco-driver-loader modern_ebpf', or set DRIVER_VERSION to a 9.x or older driver`,
+  rejected: (what: string, reason: string) => `* Rejected ${what}: ${reason}`,
+  compileFailed: (code: string) => `* Compiling the eBPF probe failed (${code})`,
+} as const;

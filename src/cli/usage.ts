@@ -33,6 +33,8 @@ Options:
                        (e.g. '#1 SMP PREEMPT_DYNAMIC Debian 6.1.38-2 (2023-07-27)')
   --http-insecure      do not verify HTTPS certificates when downloading (same as DRIVER_INSECURE_DOWNLOAD)
   --http-headers <h>   extra HTTP headers for downloads, comma separated: 'Name: value,Other: value'
+  --falcoctl <policy>  hand the job to falcoctl when it is installed: auto (default: when falcoctl can do exactly
+                       what was asked), never, or always (fail when it cannot)
 
 Environment variables:
   DRIVERS_REPO             URL(s) where to look for prebuilt Falco drivers, separated by commas or spaces
@@ -51,6 +53,7 @@ Environment variables:
   HOME                     drivers are cached under $HOME/.falco
   TMPDIR                   where temporary build files go (default /tmp)
   BPF_USE_LOCAL_KERNEL_SOURCES  non-empty: build the eBPF probe against downloaded vanilla kernel sources
+  FALCO_DRIVER_LOADER_FALCOCTL  the falcoctl hand-off policy when --falcoctl is not given (auto, never, always)
   FALCO_DRIVER_LOADER_SYSROOT   (testing) resolve /proc, /sys, /lib/modules, /usr/src, /var/lib/dkms, /boot under this
 
 Versions:

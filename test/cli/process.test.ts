@@ -148,7 +148,9 @@ describe('the common gate of a real run (legacy §B.4)', () => {
     );
     expect(result.stdout).toContain('cleaning phase');
     expect(result.stdout).toContain('modprobe falco');
-    expect(bin.calls()).toEqual([]);
+    // Only read-only questions: falcoctl is asked its version for the hand-off decision.
+    expect(bin.calls()).toEqual(['falcoctl version']);
+    expect(result.stdout).toMatch(/decision: +standalone: '.*falcoctl version' did not report a version/);
   });
 
   it('--dry-run of an undetermined host says download is off and only compiling is tried', async () => {

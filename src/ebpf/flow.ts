@@ -1,0 +1,178 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import semverMajor from 'semver/functions/major.js';
+import semverValid from 'semver/functions/valid.js';
+import { redactUrl } from '../artifact/plan.js';
+import { ebpfMsg, filenameBlock, kmodNote, msg } from '../cli/messages.js';
+import type { Context } from '../context.js';
+import { UserError } from '../errors.js';
+import { download } from '../fetch/download.js';
+import { downloadSettingsFrom } from '../fetch/settings.js';
+import { run } from '../system/exec.js';
+import { sysPath } from '../system/sysroot.js';
+import { needsKernelSources, prepareKernelSources, SourcesUnavailable } from './kernelSources.js';
+import { bpfObjectProblem } from './verify.js';
+
+/** Driver versions from 10.0.0+driver on ship no legacy probe (driver-artifacts.md, timeline). */
+export function checkLegacyProbeExists(driverVersion: string): void {
+  if (semverValid(driverVersion) !== null && semverMajor(driverVersion) >= 10) {
+    throw new UserError(ebpfMsg.noLegacyProbe(driverVersion));
+  }
+}
+
+/**
+ * The legacy eBPF probe flow, legacy-loader.md §B.7 in order: debugfs, the file-name block, download (first
+ * success wins), compile, symlink. New (issue #4): every candidate must be an eBPF ELF object before it is kept,
+ * a failed `make` is a failure, and work directories go under TMPDIR.
+ */
+export async function runEbpf(ctx: Context): Promise<number> {
+  const { settings: s, plan, io } = ctx;
+  const name = s.driverName.value;
+  checkLegacyProbeExists(s.driverVersion.value);
+  io.out(`${msg.runWith('bpf', ctx.enableCompile, ctx.enableDownload)}\n`);
+  await mountDebugfs(ctx);
+  io.out(
+    `${filenameBlock({
+      fileName: plan.ebpf.fileName,
+      driverName: name,
+      targetId: ctx.host.target.targetId,
+      kernelRelease: ctx.host.target.fixedKernelRelease,
+      kernelVersion: ctx.host.target.fixedKernelVersion,
+    })}\n`,
+  );
+
+  const probe = plan.ebpf.cachePath;
+  await dropInvalid(ctx, probe, 'the cached probe');
+  if (ctx.enableDownload) {
+    if (existsSync(probe)) io.out(`${ebpfMsg.skipDownload(probe)}\n`);
+    else await downloadProbe(ctx);
+  }
+  if (ctx.enableCompile) {
+    if (existsSync(probe)) io.out(`${ebpfMsg.skipCompile(probe)}\n`);
+    else await compileProbe(ctx);
+  }
+  if (!existsSync(probe)) {
+    io.err(`${ebpfMsg.unableToLoad(name)}\n`);
+    return 1;
+  }
+  io.out(`${ebpfMsg.located(probe)}\n`);
+  replaceSymlink(probe, plan.ebpfSymlink);
+  io.out(`${ebpfMsg.symlinked(plan.ebpfSymlink)}\n`);
+  return 0;
+}
+
+async function mountDebugfs(ctx: Context): Promise<void> {
+  const sysroot = ctx.settings.sysroot;
+  if (isDirectory(sysPath(sysroot, '/sys/kernel/debug/tracing'))) return;
+  ctx.io.out(`${ebpfMsg.mountingDebugfs}\n`);
+  const target = sysPath(sysroot, '/sys/kernel/debug');
+  const result = await run('mount', ['-t', 'debugfs', 'nodev', target], {
+    env: ctx.env,
+    stdout: 'inherit',
+    stderr: 'inherit',
+  });
+  if (result.failure !== undefined || result.exitCode !== 0) {
+    // Not fatal (legacy, PR falcoctl#361): unprivileged init containers cannot mount, and Falco may not need it.
+    ctx.io.err(
+      `* Could not mount debugfs at /sys/kernel/debug (${result.failure ?? `mount exited with ${result.exitCode}`}); continuing\n`,
+    );
+  }
+}
+
+async function downloadProbe(ctx: Context): Promise<void> {
+  const { settings: s, plan, io } = ctx;
+  const settings = downloadSettingsFrom(s, ctx.env, (line) => io.err(`${line}\n`));
+  for (const url of plan.ebpf.urls) {
+    io.out(`${ebpfMsg.tryDownload(redactUrl(url))}\n`);
+    const result = await download(
+      { url, destination: plan.ebpf.cachePath, validate: bpfObjectProblem, log: (line) => io.err(`${line}\n`) },
+      settings,
+      { env: ctx.env },
+    );
+    if (result.ok) return;
+    io.err(`${kmodNote.downloadRejected(result.reason)}\n`);
+    io.err(`${ebpfMsg.downloadFailed(s.driverName.value)}\n`);
+  }
+}
+
+async function compileProbe(ctx: Context): Promise<void> {
+  const { settings: s, plan, io } = ctx;
+  let workDir: string | undefined;
+  try {
+    let extraEnv: Readonly<Record<string, string>> = {};
+    if (needsKernelSources(ctx)) {
+      workDir = mkdtempSync(path.join(s.tmpdir, 'falco-kernel-'));
+      try {
+        extraEnv = await prepareKernelSources(ctx, workDir);
+      } catch (error) {
+        if (!(error instanceof SourcesUnavailable)) throw error;
+        io.err(`${ebpfMsg.sourcesFailed}\n`);
+        return;
+      }
+    }
+    io.out(`${ebpfMsg.compiling(plan.ebpf.fileName)}\n`);
+    const bpfDir = sysPath(s.sysroot, `${plan.sourceDir}/bpf`);
+    if (!isDirectory(bpfDir)) {
+      io.err(
+        `${ebpfMsg.compileFailed(`${bpfDir} does not exist: install the Falco package that ships the driver sources in ${plan.sourceDir}`)}\n`,
+      );
+      return;
+    }
+    const result = await run('make', ['-C', bpfDir], {
+      env: { ...ctx.env, ...extraEnv },
+      stdout: 'ignore',
+      stderr: 'inherit',
+    });
+    if (result.failure !== undefined || result.exitCode !== 0) {
+      io.err(`${ebpfMsg.compileFailed(result.failure ?? `make exited with ${result.exitCode}`)}\n`);
+      return;
+    }
+    const built = path.join(bpfDir, 'probe.o');
+    const problem = existsSync(built) ? await bpfObjectProblem(built) : `${built} was not produced`;
+    if (problem !== undefined) {
+      io.err(`${ebpfMsg.rejected(`the built probe ${built}`, problem)}\n`);
+      return;
+    }
+    installFile(built, plan.ebpf.cachePath);
+  } finally {
+    if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** A cached file that is not an eBPF object is removed rather than symlinked (issue #4). */
+async function dropInvalid(ctx: Context, file: string, what: string): Promise<void> {
+  if (!existsSync(file)) return;
+  const problem = await bpfObjectProblem(file);
+  if (problem === undefined) return;
+  ctx.io.err(`${ebpfMsg.rejected(`${what} ${file}`, `${problem}; removing it`)}\n`);
+  rmSync(file, { force: true });
+}
+
+/** Copy beside the destination, then rename: the cache never holds a partial file. */
+function installFile(from: string, to: string): void {
+  const temp = path.join(path.dirname(to), `.${path.basename(to)}.part-${process.pid}`);
+  mkdirSync(path.dirname(to), { recursive: true });
+  copyFileSync(from, temp);
+  renameSync(temp, to);
+}
+
+/** `ln -sf` done atomically: a new link beside the old one, renamed over it. */
+function replaceSymlink(target: string, link: string): void {
+  const temp = `${link}.tmp-${process.pid}`;
+  rmSync(temp, { force: true });
+  symlinkSync(target, temp);
+  try {
+    renameSync(temp, link);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw new UserError(`Cannot create the symlink ${link}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

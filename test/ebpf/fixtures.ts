@@ -1,0 +1,57 @@
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A minimal ELF64 relocatable header for the given machine (247 = BPF, 62 = x86_64): what the checks read. */
+export function elfObject(machine: number): Buffer {
+  const b = Buffer.alloc(64);
+  b.writeUInt32BE(0x7f454c46, 0);
+  b[4] = 2; // ELFCLASS64
+  b[5] = 1; // little endian
+  b[6] = 1; // EV_CURRENT
+  b.writeUInt16LE(1, 16); // ET_REL
+  b.writeUInt16LE(machine, 18);
+  b.writeUInt32LE(1, 20);
+  b.writeUInt16LE(64, 52); // e_ehsize
+  return b;
+}
+
+export function writeBpfObject(file: string): void {
+  writeFileSync(file, elfObject(247));
+}
+
+export interface FileServer {
+  url: string;
+  requests: string[];
+  /** path → body (Buffer) or status code */
+  routes: Map<string, Buffer | number>;
+  close(): Promise<void>;
+}
+
+/** A static server on 127.0.0.1: exact paths map to bodies or status codes; everything else is 404. */
+export async function fileServer(): Promise<FileServer> {
+  const routes = new Map<string, Buffer | number>();
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const route = routes.get(req.url ?? '');
+    if (route === undefined || typeof route === 'number') {
+      res.writeHead(route ?? 404);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-length': String(route.length) });
+    res.end(route);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    routes,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
