@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { redactUrl } from '../artifact/plan.js';
 import { chooseDriver } from '../auto.js';
@@ -9,6 +9,7 @@ import { needsKernelSources } from '../ebpf/kernelSources.js';
 import { commandLine, decide } from '../falcoctl/handoff.js';
 import { checkUrl } from '../fetch/check.js';
 import { parseHeaderList } from '../fetch/headers.js';
+import { listGccNames } from '../kmod/gcc.js';
 import { modernEbpfSupport } from '../modern/support.js';
 import { which } from '../system/exec.js';
 import { UNDETERMINED } from '../target/index.js';
@@ -177,17 +178,10 @@ function cleaningSteps(ctx: Context): string[] {
   ];
 }
 
-/** The gcc* programs next to `gcc` on PATH, in `ls` order, as the legacy script tried them (listed, not run). */
+/** The gcc* programs next to `gcc` on PATH, in the order a real run considers them (listed, not run). */
 function gccCandidates(env: NodeJS.ProcessEnv): string[] {
   const gcc = which('gcc', env);
   if (gcc === undefined) return [];
   const dir = path.dirname(gcc);
-  try {
-    return readdirSync(dir)
-      .filter((f) => /^gcc(-[0-9.]+)?$/.test(f))
-      .sort()
-      .map((f) => path.join(dir, f));
-  } catch {
-    return [gcc];
-  }
+  return listGccNames(dir).map((f) => path.join(dir, f));
 }

@@ -40,7 +40,8 @@ export async function gccCandidates(s: KmodSession): Promise<Gcc[]> {
   return orderByKernelGcc(found, kernelMajor);
 }
 
-function listGccNames(dir: string): string[] {
+/** The gcc* names in `dir`, in `ls` order (also what --dry-run lists, without running them). */
+export function listGccNames(dir: string): string[] {
   try {
     // Code-unit order is `ls` order in the C locale for these ASCII names.
     return readdirSync(dir)
