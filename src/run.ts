@@ -4,6 +4,7 @@ import type { Context } from './context.js';
 import { checkLegacyProbeExists, runEbpf } from './ebpf/flow.js';
 import { UserError } from './errors.js';
 import { decide, runFalcoctl, standaloneNote } from './falcoctl/handoff.js';
+import { downloadSettingsFrom } from './fetch/settings.js';
 import { lockOptions, runClean, runKmod } from './kmod/flow.js';
 import { runModernEbpf } from './modern/flow.js';
 import { withLock } from './system/lock.js';
@@ -27,6 +28,9 @@ export async function runLoader(ctx: Context): Promise<number> {
   if (ctx.platform.uid() !== 0) throw new UserError(msg.notRoot);
   // A request that cannot work is refused before anything is attempted, by us or by falcoctl.
   if (s.driver.value === 'ebpf' && !ctx.args.clean) checkLegacyProbeExists(s.driverVersion.value);
+  // So is a DRIVER_CURL_OPTIONS or size limit that cannot be used (issue #8): found only at the first download, it
+  // would end the run after the Cleaning phase had already unloaded the module.
+  if (!ctx.args.clean && s.driver.value !== 'modern_ebpf') downloadSettingsFrom(s, ctx.env, () => undefined);
 
   const decision = await decide(ctx);
   if (decision.handOff.kind === 'falcoctl' && decision.falcoctl !== undefined) {
@@ -53,7 +57,7 @@ export async function runLoader(ctx: Context): Promise<number> {
 }
 
 function runEbpfLocked(ctx: Context): Promise<number> {
-  return withLock(lockOptions(ctx), () => runEbpf(ctx));
+  return withLock(lockOptions(ctx), (signal) => runEbpf(ctx, signal));
 }
 
 async function runAuto(ctx: Context): Promise<number> {

@@ -149,7 +149,8 @@ export function sectionData(data: Buffer, info: ElfInfo, name: string): Buffer |
  */
 export function parseModinfo(section: Buffer): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
-  for (const item of section.toString('latin1').split('\0')) {
+  // UTF-8, as Node decodes uname(2): a non-ASCII kernel release must compare equal to its own vermagic (issue #8).
+  for (const item of section.toString('utf8').split('\0')) {
     const eq = item.indexOf('=');
     if (eq > 0) pairs.push([item.slice(0, eq), item.slice(eq + 1)]);
   }

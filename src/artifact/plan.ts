@@ -37,6 +37,12 @@ export interface ArtifactPlan {
 
 export function planArtifacts(input: PlanInput): ArtifactPlan {
   checkPathPart('kernel release', input.fixedKernelRelease);
+  // uname -r never holds whitespace; one in DRIVER_KERNEL_RELEASE/--kernel-release is a typo (issue #8).
+  if (/\s/.test(input.fixedKernelRelease)) {
+    throw new UserError(
+      `Invalid kernel release ${quoted(input.fixedKernelRelease)}: a kernel release, as uname -r prints it, has no spaces`,
+    );
+  }
   checkPathPart('kernel version', input.fixedKernelVersion);
   checkPathPart('target id', input.targetId);
   checkPathPart('architecture', input.arch);

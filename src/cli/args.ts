@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { quoted } from './text.js';
 import { usage } from './usage.js';
 
 export type DriverKind = 'kmod' | 'ebpf' | 'modern_ebpf' | 'auto';
@@ -32,6 +33,11 @@ export interface ParsedArgs {
   readonly httpHeaders: string | undefined;
   /** Hand-off policy to falcoctl: auto, never, always (issue #5). */
   readonly falcoctl: string | undefined;
+  /** Module signing (issue #10): private key, its certificate, hash, program. */
+  readonly signKey: string | undefined;
+  readonly signCert: string | undefined;
+  readonly signHash: string | undefined;
+  readonly signTool: string | undefined;
 }
 
 const FLAGS = {
@@ -50,6 +56,10 @@ const VALUED = {
   '--kernel-version': 'kernelVersion',
   '--http-headers': 'httpHeaders',
   '--falcoctl': 'falcoctl',
+  '--sign-key': 'signKey',
+  '--sign-cert': 'signCert',
+  '--sign-hash': 'signHash',
+  '--sign-tool': 'signTool',
 } as const;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -78,6 +88,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     kernelVersion: undefined,
     httpHeaders: undefined,
     falcoctl: undefined,
+    signKey: undefined,
+    signCert: undefined,
+    signHash: undefined,
+    signTool: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i] as string;
@@ -104,8 +118,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       parsed[VALUED[name as keyof typeof VALUED]] = value;
       continue;
     }
-    if (word.startsWith('--')) throw argumentError(`Unknown option: ${word}`);
-    throw argumentError(`Unknown driver: ${word}`);
+    if (word.startsWith('--')) throw argumentError(`Unknown option: ${shown(word)}`);
+    throw argumentError(`Unknown driver: ${shown(word)}`);
   }
   if (parsed.clean && (parsed.compile || parsed.download)) {
     throw new UserError('Cannot use --clean with other options');
@@ -116,6 +130,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 function splitInline(word: string): [string, string | undefined] {
   const eq = word.indexOf('=');
   return eq < 0 ? [word, undefined] : [word.slice(0, eq), word.slice(eq + 1)];
+}
+
+/** The word as typed (the legacy text), unless it would break the one-line message or the terminal (issue #8). */
+function shown(word: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not be printed raw
+  return word.length > 64 || /[\u0000-\u001f\u007f-\u009f]/.test(word) ? quoted(word) : word;
 }
 
 function argumentError(message: string): UserError {

@@ -11,6 +11,7 @@ import { checkUrl } from '../fetch/check.js';
 import { parseHeaderList } from '../fetch/headers.js';
 import { listGccNames } from '../kmod/gcc.js';
 import { modernEbpfSupport } from '../modern/support.js';
+import { signingReport, signingStep } from '../sign/dryRun.js';
 import { which } from '../system/exec.js';
 import { UNDETERMINED } from '../target/index.js';
 import type { DriverKind } from './args.js';
@@ -71,6 +72,10 @@ export async function dryRun(ctx: Context): Promise<number> {
     }
     if (!ctx.args.check) out.push('  (add --check to ask each URL whether the driver is there)\n');
   }
+  if (driver === 'kmod' && !ctx.args.clean) {
+    out.push('\nModule signing\n');
+    out.push(...(await signingReport(ctx, row)));
+  }
 
   const decision = await decide(ctx);
   out.push('\nfalcoctl hand-off\n');
@@ -118,7 +123,10 @@ function describeSteps(ctx: Context, driver: DriverKind): string[] {
 
 function kmodSteps(ctx: Context): string[] {
   const { settings: s, plan } = ctx;
-  const steps = [...cleaningSteps(ctx), `load ${plan.kmod.cachePath} with insmod if it is already cached and valid`];
+  const steps = [...cleaningSteps(ctx)];
+  const signing = signingStep(ctx);
+  if (signing !== undefined) steps.push(signing);
+  steps.push(`load ${plan.kmod.cachePath} with insmod if it is already cached and valid`);
   if (ctx.enableDownload) {
     for (const url of plan.kmod.urls) steps.push(`download ${redactUrl(url)}, verify it and insmod it`);
   }

@@ -1,3 +1,5 @@
+import type { DkmsMok } from '../sign/dkmsMok.js';
+
 /**
  * Lines that callers and log scrapers depend on, verbatim from the legacy 0.36 script
  * (legacy-loader.md §B.3–§B.6). Keep the text byte for byte; change only the values.
@@ -116,14 +118,15 @@ export const kmodNote = {
   notInSysfs: (tool: string, k: string) =>
     `${tool} reported success, but /sys/module/${k} does not exist: the module did not register as '${k}'`,
   missingTool: (tool: string, what: string) => `${tool} not found on PATH: cannot ${what}`,
-  secureBoot:
-    'Secure Boot / kernel lockdown rejects unsigned modules: build the module with DKMS signed by a MOK key enrolled with mokutil --import (then reboot), or use driver modern_ebpf',
   noGcc: (name: string) => `No gcc found on PATH: install gcc to build the ${name} module with dkms`,
   missingHeaders: (release: string, headersDir: string, advice: string) =>
     `Kernel headers for ${release} are missing (no ${headersDir}): ${advice}; skipping the dkms build`,
   badWrapperPath: (value: string) =>
     `Cannot write the dkms make wrapper: ${JSON.stringify(value)} contains a quote or a newline (check TMPDIR and PATH)`,
   wrapperFailed: (file: string, reason: string) => `Cannot write the dkms make wrapper ${file}: ${reason}`,
+  /** Issue #8: `build` is "dkms build" or "eBPF probe build". */
+  tmpdirUnusable: (tmpdir: string, reason: string, build: string) =>
+    `TMPDIR ${tmpdir} cannot be used (${reason}): the ${build} writes its work files there; create it or point TMPDIR at a writable directory. Skipping the ${build}`,
 } as const;
 
 /** The run lock (issue #3): one line while waiting, one when giving up, one when interrupted. */
@@ -157,4 +160,59 @@ export const ebpfMsg = {
     `Driver version ${version} ships no legacy eBPF probe (it was dropped in 10.0.0+driver): use 'falco-driver-loader modern_ebpf', or set DRIVER_VERSION to a 9.x or older driver`,
   rejected: (what: string, reason: string) => `* Rejected ${what}: ${reason}`,
   compileFailed: (code: string) => `* Compiling the eBPF probe failed (${code})`,
+} as const;
+
+/** Module signing and the signature-enforcement diagnosis (issue #10, legacy-loader.md §D.8). */
+export const signNote = {
+  using: (name: string, certFile: string, hash: string, tool: string) =>
+    `* Signing modules before insmod with '${name}' (${certFile}, ${hash}) using ${tool}`,
+  alreadySigned: (file: string, name: string) => `* ${file} is already signed by '${name}': not signed again`,
+  replacing: (file: string, other: string, name: string) =>
+    `* ${file} carries ${other}: replacing it with a signature by '${name}' (the kernel checks only one)`,
+  signed: (file: string, name: string, hash: string, tool: string) =>
+    `* Signed by '${name}' (${hash}, ${tool}): ${file}`,
+  toolFallback: (problem: string) => `[WARNING] ${problem}: signing with the built-in signer instead`,
+  notAModule: (file: string, why: string) => `Not signing ${file}: it is not usable (${why})`,
+  failed: (file: string, reason: string) => `Signing ${file} failed: ${reason}`,
+  cannotWrite: (dir: string, reason: string) => `Cannot write signed modules to ${dir}: ${reason}`,
+  builtSignedBy: (what: string) => `* The dkms build carries ${what}`,
+  builtUnsigned: '* The dkms build carries no signature',
+  state: (e: {
+    secureBoot: string;
+    lockdown: string | undefined;
+    sigEnforce: boolean | undefined;
+    modulesDisabled: boolean;
+  }) =>
+    `* Module signature checks: Secure Boot ${e.secureBoot}, lockdown ${e.lockdown ?? 'not available'}, module.sig_enforce ${e.sigEnforce === undefined ? 'not available' : e.sigEnforce ? 'Y' : 'N'}${e.modulesDisabled ? ', modules_disabled 1' : ''}`,
+  verdict: (disabled: boolean, refuses: boolean, secureBoot: string) =>
+    disabled
+      ? '  so this kernel loads no module at all until it reboots (modules_disabled is 1)'
+      : refuses
+        ? '  so this kernel refuses a module unless it is signed by a key it trusts (built in, or enrolled as a MOK)'
+        : secureBoot === 'on'
+          ? '  so unsigned modules still load (Secure Boot is on, but neither lockdown nor sig_enforce refuses them)'
+          : '  so unsigned modules load',
+  rejectedVerdict:
+    "  and insmod says this kernel refused the module's signature (it has none, or one by a key the kernel does not trust)",
+  whatWorks: '  What will work:',
+  signAdvice: (signing: { certFile: string; name: string } | undefined) =>
+    signing === undefined
+      ? '  - sign with an enrolled key: make a key pair, enroll the certificate with mokutil --import <cert> (then reboot), run with --sign-key <key> --sign-cert <cert>'
+      : `  - sign with an enrolled key: modules are signed with '${signing.name}'; it must be enrolled (mokutil --test-key ${signing.certFile}; else mokutil --import ${signing.certFile} and reboot)`,
+  enrollOwn: (certFile: string, name: string) =>
+    `  - the module was signed with '${name}', but the kernel does not trust that key: enroll it with mokutil --import ${certFile} and reboot (mokutil --test-key ${certFile} tells whether it is)`,
+  dkmsAdvice: (d: DkmsMok) => `  - DKMS with MOK signing: ${signNote.dkmsStatus(d)}`,
+  dkmsStatus: (d: DkmsMok): string => {
+    if (!d.installed)
+      return 'dkms is not installed (dkms 3.0.4 and later sign their builds with /var/lib/dkms/mok.key)';
+    if (!d.signs) return `dkms ${d.version ?? '(version unknown)'} does not sign its builds (3.0.4 and later do)`;
+    const key =
+      d.cert !== undefined ? ` ('${d.cert.name}')` : d.keyPresent ? '' : ' (it creates the key on its first build)';
+    const same = d.sameAsSigningCert ? '; that is the --sign-cert certificate, so its builds are not signed again' : '';
+    return `dkms ${d.version} signs its builds with /var/lib/dkms/mok.key${key}; enroll it with mokutil --import /var/lib/dkms/mok.pub and reboot${same}`;
+  },
+  modernAdvice: (problem: string | undefined) =>
+    problem === undefined
+      ? '  - modern_ebpf: needs no module, and this kernel can run it (falco-driver-loader modern_ebpf)'
+      : `  - modern_ebpf: needs no module, but cannot work here: ${problem}`,
 } as const;

@@ -4,6 +4,8 @@ import semverRcompare from 'semver/functions/rcompare.js';
 import semverValid from 'semver/functions/valid.js';
 import { BUILD_DEFAULTS } from '../defaults.js';
 import { UserError } from '../errors.js';
+import { resolveSigning } from '../sign/config.js';
+import type { SigningConfig } from '../sign/material.js';
 import { run, which } from '../system/exec.js';
 import type { Platform } from '../system/platform.js';
 import { sysPath, sysrootOf } from '../system/sysroot.js';
@@ -38,6 +40,8 @@ export interface Settings {
   readonly kernelVersion: Sourced<string>;
   readonly arch: string;
   readonly sysroot: string;
+  /** Module signing before each insmod (issue #10); undefined when no key is given. */
+  readonly signing: SigningConfig | undefined;
 }
 
 /** Legacy `${VAR:-default}`: an empty variable counts as unset. */
@@ -105,14 +109,27 @@ export async function resolveSettings(args: ParsedArgs, env: NodeJS.ProcessEnv, 
     curlOptions: env.DRIVER_CURL_OPTIONS ?? '',
     httpHeaders: args.httpHeaders ?? nonEmpty(env, 'FALCOCTL_DRIVER_HTTP_HEADERS'),
     hostRoot: env.HOST_ROOT ?? '',
-    home: nonEmpty(env, 'HOME') ?? os.homedir(),
+    home: nonEmpty(env, 'HOME') ?? homeFromPasswd(),
     tmpdir: nonEmpty(env, 'TMPDIR') ?? '/tmp',
     bpfUseLocalKernelSources: nonEmpty(env, 'BPF_USE_LOCAL_KERNEL_SOURCES') !== undefined,
     kernelRelease,
     kernelVersion,
     arch: platform.machine(),
     sysroot,
+    signing: resolveSigning(args, env),
   };
+}
+
+/**
+ * HOME unset: the passwd entry, as falcoctl does; with none either (a chroot, a distroless image) the legacy
+ * script's `$HOME/.falco` became `/.falco`, so '/' it is — never a crash (os.homedir() throws ENOENT there).
+ */
+function homeFromPasswd(): string {
+  try {
+    return os.homedir();
+  } catch {
+    return '/';
+  }
 }
 
 function kernelString(

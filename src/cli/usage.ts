@@ -35,6 +35,12 @@ Options:
   --http-headers <h>   extra HTTP headers for downloads, comma separated: 'Name: value,Other: value'
   --falcoctl <policy>  hand the job to falcoctl when it is installed: auto (default: when falcoctl can do exactly
                        what was asked), never, or always (fail when it cannot)
+  --sign-key <file>    sign every module before insmod with this private key (PEM or DER; refused when group or
+                       others may read it) into a copy in the cache; for Secure Boot / lockdown / sig_enforce hosts
+  --sign-cert <file>   the X.509 certificate (PEM or DER) of --sign-key, enrolled with mokutil --import
+  --sign-hash <algo>   signature hash: sha256 (default), sha384, sha512 or sha224
+  --sign-tool <tool>   auto (default: the kernel's scripts/sign-file, else kmodsign, else built in), sign-file,
+                       kmodsign or builtin
 
 Environment variables:
   DRIVERS_REPO             URL(s) where to look for prebuilt Falco drivers, separated by commas or spaces
@@ -53,6 +59,11 @@ Environment variables:
   HOME                     drivers are cached under $HOME/.falco
   TMPDIR                   where temporary build files go (default /tmp)
   BPF_USE_LOCAL_KERNEL_SOURCES  non-empty: build the eBPF probe against downloaded vanilla kernel sources
+  DRIVER_SIGN_KEY          private key to sign modules with when --sign-key is not given
+  DRIVER_SIGN_CERT         its certificate when --sign-cert is not given
+  DRIVER_SIGN_HASH         signature hash when --sign-hash is not given (default sha256)
+  DRIVER_SIGN_TOOL         signing program when --sign-tool is not given (default auto)
+  KBUILD_SIGN_PIN          passphrase of an encrypted signing key (as for the kernel's sign-file)
   FALCO_DRIVER_LOADER_FALCOCTL  the falcoctl hand-off policy when --falcoctl is not given (auto, never, always)
   FALCO_DRIVER_LOADER_SYSROOT   (testing) resolve /proc, /sys, /lib/modules, /usr/src, /var/lib/dkms, /boot under this
 

@@ -10,6 +10,7 @@ import { download } from '../fetch/download.js';
 import { downloadSettingsFrom } from '../fetch/settings.js';
 import { run } from '../system/exec.js';
 import { sysPath } from '../system/sysroot.js';
+import { tmpdirProblem } from '../system/tmpdir.js';
 import { needsKernelSources, prepareKernelSources, SourcesUnavailable } from './kernelSources.js';
 import { bpfObjectProblem } from './verify.js';
 
@@ -23,9 +24,10 @@ export function checkLegacyProbeExists(driverVersion: string): void {
 /**
  * The legacy eBPF probe flow, legacy-loader.md §B.7 in order: debugfs, the file-name block, download (first
  * success wins), compile, symlink. New (issue #4): every candidate must be an eBPF ELF object before it is kept,
- * a failed `make` is a failure, and work directories go under TMPDIR.
+ * a failed `make` is a failure, and work directories go under TMPDIR. `signal` is the run lock's SIGINT/SIGTERM: it
+ * stops a download or a build at once, temp files removed (issue #8).
  */
-export async function runEbpf(ctx: Context): Promise<number> {
+export async function runEbpf(ctx: Context, signal?: AbortSignal): Promise<number> {
   const { settings: s, plan, io } = ctx;
   const name = s.driverName.value;
   checkLegacyProbeExists(s.driverVersion.value);
@@ -45,11 +47,11 @@ export async function runEbpf(ctx: Context): Promise<number> {
   await dropInvalid(ctx, probe, 'the cached probe');
   if (ctx.enableDownload) {
     if (existsSync(probe)) io.out(`${ebpfMsg.skipDownload(probe)}\n`);
-    else await downloadProbe(ctx);
+    else await downloadProbe(ctx, signal);
   }
   if (ctx.enableCompile) {
     if (existsSync(probe)) io.out(`${ebpfMsg.skipCompile(probe)}\n`);
-    else await compileProbe(ctx);
+    else await compileProbe(ctx, signal);
   }
   if (!existsSync(probe)) {
     io.err(`${ebpfMsg.unableToLoad(name)}\n`);
@@ -79,32 +81,41 @@ async function mountDebugfs(ctx: Context): Promise<void> {
   }
 }
 
-async function downloadProbe(ctx: Context): Promise<void> {
+async function downloadProbe(ctx: Context, signal: AbortSignal | undefined): Promise<void> {
   const { settings: s, plan, io } = ctx;
   const settings = downloadSettingsFrom(s, ctx.env, (line) => io.err(`${line}\n`));
   for (const url of plan.ebpf.urls) {
+    signal?.throwIfAborted();
     io.out(`${ebpfMsg.tryDownload(redactUrl(url))}\n`);
-    const result = await download(
-      { url, destination: plan.ebpf.cachePath, validate: bpfObjectProblem, log: (line) => io.err(`${line}\n`) },
-      settings,
-      { env: ctx.env },
-    );
+    const log = (line: string) => io.err(`${line}\n`);
+    const destination = plan.ebpf.cachePath;
+    const request = { url, destination, validate: bpfObjectProblem, log, ...(signal ? { signal } : {}) };
+    const result = await download(request, settings, { env: ctx.env });
+    signal?.throwIfAborted();
     if (result.ok) return;
     io.err(`${kmodNote.downloadRejected(result.reason)}\n`);
     io.err(`${ebpfMsg.downloadFailed(s.driverName.value)}\n`);
+    // The cache cannot be written (a file where a directory should be, a full disk): no repository can fix that.
+    if (result.kind === 'io') return;
   }
 }
 
-async function compileProbe(ctx: Context): Promise<void> {
+async function compileProbe(ctx: Context, signal: AbortSignal | undefined): Promise<void> {
   const { settings: s, plan, io } = ctx;
   let workDir: string | undefined;
   try {
     let extraEnv: Readonly<Record<string, string>> = {};
     if (needsKernelSources(ctx)) {
+      const tmpProblem = tmpdirProblem(s.tmpdir);
+      if (tmpProblem !== undefined) {
+        io.err(`${kmodNote.tmpdirUnusable(s.tmpdir, tmpProblem, 'eBPF probe build')}\n`);
+        return;
+      }
       workDir = mkdtempSync(path.join(s.tmpdir, 'falco-kernel-'));
       try {
-        extraEnv = await prepareKernelSources(ctx, workDir);
+        extraEnv = await prepareKernelSources(ctx, workDir, signal);
       } catch (error) {
+        signal?.throwIfAborted();
         if (!(error instanceof SourcesUnavailable)) throw error;
         io.err(`${ebpfMsg.sourcesFailed}\n`);
         return;
@@ -122,6 +133,7 @@ async function compileProbe(ctx: Context): Promise<void> {
       env: { ...ctx.env, ...extraEnv },
       stdout: 'ignore',
       stderr: 'inherit',
+      ...(signal ? { signal } : {}),
     });
     if (result.failure !== undefined || result.exitCode !== 0) {
       io.err(`${ebpfMsg.compileFailed(result.failure ?? `make exited with ${result.exitCode}`)}\n`);

@@ -32,7 +32,11 @@ export function needsKernelSources(ctx: Context): boolean {
  * Work happens under TMPDIR (legacy: hard-coded /tmp/kernel); the tarball download has the driver download's client
  * and bounds but not its 60 s cap, which made big tarballs fail (§B.12.14).
  */
-export async function prepareKernelSources(ctx: Context, workDir: string): Promise<PreparedSources> {
+export async function prepareKernelSources(
+  ctx: Context,
+  workDir: string,
+  signal?: AbortSignal,
+): Promise<PreparedSources> {
   const { settings: s, host, io } = ctx;
   const isCos = host.target.targetId === 'cos';
   const isMinikube = host.target.targetId === 'minikube';
@@ -72,7 +76,7 @@ export async function prepareKernelSources(ctx: Context, workDir: string): Promi
   io.out(`* Downloading ${url}\n`);
   const base = downloadSettingsFrom(s, ctx.env, (line) => io.err(`${line}\n`));
   const result = await download(
-    { url, destination: tarball, log: (line) => io.err(`${line}\n`) },
+    { url, destination: tarball, log: (line) => io.err(`${line}\n`), ...(signal ? { signal } : {}) },
     { ...base, maxTimeMs: Math.max(base.maxTimeMs, 30 * 60_000), maxBytes: Math.max(base.maxBytes, 4 * 1024 ** 3) },
     { env: ctx.env },
   );
@@ -84,7 +88,7 @@ export async function prepareKernelSources(ctx: Context, workDir: string): Promi
   const tree = path.join(workDir, 'tree');
   mkdirSync(tree);
   const stripArgs = strip ? ['--strip-components=1'] : [];
-  await mustRun(ctx, 'tar', ['-xzf', tarball, '-C', tree, ...stripArgs], 'extract the kernel sources');
+  await mustRun(ctx, signal, 'tar', ['-xzf', tarball, '-C', tree, ...stripArgs], 'extract the kernel sources');
   let kernelDir: string;
   const env: Record<string, string> = {};
   if (isCos) {
@@ -99,9 +103,16 @@ export async function prepareKernelSources(ctx: Context, workDir: string): Promi
     kernelDir = tree;
     writeConfig(config as string, path.join(kernelDir, '.config'), localVersion);
     io.out('* Configuring kernel\n');
-    await mustRun(ctx, 'make', ['-C', kernelDir, 'olddefconfig'], 'configure the kernel sources (make olddefconfig)');
     await mustRun(
       ctx,
+      signal,
+      'make',
+      ['-C', kernelDir, 'olddefconfig'],
+      'configure the kernel sources (make olddefconfig)',
+    );
+    await mustRun(
+      ctx,
+      signal,
       'make',
       ['-C', kernelDir, 'modules_prepare'],
       'prepare the kernel sources (make modules_prepare)',
@@ -167,8 +178,19 @@ function dropRandomizedStructFields(header: string): void {
   writeFileSync(header, kept);
 }
 
-async function mustRun(ctx: Context, program: string, args: string[], what: string): Promise<void> {
-  const result = await run(program, args, { env: ctx.env, stdout: 'ignore', stderr: 'inherit' });
+async function mustRun(
+  ctx: Context,
+  signal: AbortSignal | undefined,
+  program: string,
+  args: string[],
+  what: string,
+): Promise<void> {
+  const result = await run(program, args, {
+    env: ctx.env,
+    stdout: 'ignore',
+    stderr: 'inherit',
+    ...(signal ? { signal } : {}),
+  });
   if (result.failure !== undefined || result.exitCode !== 0) {
     throw new UserError(`Could not ${what}: ${result.failure ?? `${program} exited with ${result.exitCode}`}`);
   }

@@ -42,6 +42,7 @@ export function handOffRequest(ctx: Context): HandOffRequest {
     curl: parseCurlOptions(s.curlOptions).options,
     tmpdir: s.tmpdir,
     bpfUseLocalKernelSources: s.bpfUseLocalKernelSources,
+    signing: s.signing !== undefined,
   };
 }
 

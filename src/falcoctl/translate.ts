@@ -23,6 +23,8 @@ export interface HandOffRequest {
   readonly curl: CurlOverrides;
   readonly tmpdir: string;
   readonly bpfUseLocalKernelSources: boolean;
+  /** --sign-key given: falcoctl would insmod unsigned modules (issue #10). */
+  readonly signing?: boolean;
 }
 
 export type HandOff =
@@ -114,6 +116,8 @@ function lostInTranslation(r: HandOffRequest): string | undefined {
   if (headers.some(([, value]) => /[,:]/.test(value))) {
     return "falcoctl cannot pass an HTTP header value containing ',' or ':'";
   }
+  const installsKmod = !r.clean && (r.driver === 'kmod' || r.driver === 'auto');
+  if (installsKmod && r.signing === true) return 'falcoctl cannot sign modules before loading them (--sign-key)';
   const downloads = !r.clean && r.enableDownload && (r.driver === 'kmod' || r.driver === 'ebpf' || r.driver === 'auto');
   if (downloads && r.fixedKernelRelease.includes('+')) {
     return `falcoctl sends the '+' of kernel release ${r.fixedKernelRelease} unencoded, which the download server reads as a space`;

@@ -132,7 +132,11 @@ export function parseCurlOptions(text: string): { options: CurlOverrides; warnin
   return { options, warnings };
 }
 
-/** POSIX-shell word splitting with quote removal, and nothing else. */
+/**
+ * POSIX-shell word splitting with quote removal, and nothing else. What a shell would have run or redirected — an
+ * unquoted `;` `|` `&` `<` `>`, or a `$(…)` / backtick substitution outside single quotes — is refused rather than
+ * passed on as a literal that silently means something else (issue #8).
+ */
 export function splitWords(text: string): string[] {
   const words: string[] = [];
   let word = '';
@@ -151,6 +155,7 @@ export function splitWords(text: string): string[] {
       i++;
       continue;
     }
+    if (';|&<>`'.includes(c) || text.startsWith('$(', i)) throw shellSyntax(text, i);
     inWord = true;
     if (c === "'") {
       const end = text.indexOf("'", i + 1);
@@ -163,6 +168,7 @@ export function splitWords(text: string): string[] {
         if (i >= text.length) throw unbalanced('double', start);
         const d = text.charAt(i);
         if (d === '"') break;
+        if (d === '`' || text.startsWith('$(', i)) throw shellSyntax(text, i);
         // Inside double quotes a backslash only escapes $ ` " \ and newline; elsewhere it is literal.
         if (d === '\\' && i + 1 < text.length && '$`"\\\n'.includes(text.charAt(i + 1))) {
           if (text.charAt(i + 1) !== '\n') word += text.charAt(i + 1);
@@ -183,6 +189,13 @@ export function splitWords(text: string): string[] {
   }
   if (inWord) words.push(word);
   return words;
+}
+
+function shellSyntax(text: string, at: number): UserError {
+  const what = text.startsWith('$(', at) ? '$(' : text.charAt(at);
+  return new UserError(
+    `${NAME} contains shell syntax ('${what}' at character ${at + 1}): it is never run by a shell, so nothing in it is expanded or run; remove it, or put it in single quotes to send it as text`,
+  );
 }
 
 function unbalanced(kind: 'single' | 'double', at: number): UserError {

@@ -134,6 +134,7 @@ async function attemptOnce(send: typeof import('undici').request, dispatcher: Di
     for (let hops = 0; ; hops++) {
       // curl -L without --location-trusted: credentials stay with the origin they were given for.
       const hopHeaders = url.origin === first.origin ? headers : withoutCredentials(headers);
+      // The body is consumed as it arrives (tempFile.ts), so undici's parser never pauses (nodejs/undici#5360).
       const response = await untilAborted(send(url.href, { dispatcher, headers: hopHeaders, signal }), signal);
       watchdog.kick();
       const code = response.statusCode;
@@ -197,6 +198,8 @@ async function receive(
   const length = response.headers['content-length'];
   progress.expected = typeof length === 'string' && /^\d+$/.test(length) ? Number(length) : undefined;
   if (progress.expected !== undefined && progress.expected > maxBytes) {
+    // undici's body emits an AbortError when destroyed; unheard, it crashed the CLI with a stack trace (issue #8).
+    response.body.on('error', () => undefined);
     response.body.destroy();
     throw tooLarge(`the server announced ${progress.expected} bytes`, maxBytes);
   }
@@ -221,7 +224,8 @@ async function copyLocal(job: Job): Promise<number> {
   }
   const info = await stat(source).catch((error: unknown) => {
     if ((error as { code?: string }).code === 'ENOENT') throw new Failure('not-found', `no such file ${source}`);
-    throw new Failure('io', `cannot read ${source}: ${describe(error)}`);
+    // The repository's side, like a network error for http: 'io' means the cache cannot be written (types.ts).
+    throw new Failure('network', `cannot read ${source}: ${describe(error)}`);
   });
   if (!info.isFile()) throw new Failure('not-found', `${source} is not a regular file`);
   const { maxBytes } = job.settings;

@@ -36,7 +36,12 @@ export function networkFailure(error: unknown, connectTimeoutMs: number): Failur
     );
   }
   if (error instanceof Error && /proxy/i.test(error.message)) {
-    return new Failure('network', `proxy error: ${error.message}`);
+    // undici says "Proxy response (407) !== 200 when HTTP Tunneling": name the status and, for 407, the fix (issue #8).
+    const status = /\((\d{3})\)/.exec(error.message)?.[1];
+    if (status === undefined) return new Failure('network', `proxy error: ${error.message}`);
+    const hint =
+      status === '407' ? ': give it user:password@ in HTTPS_PROXY/HTTP_PROXY, or -U in DRIVER_CURL_OPTIONS' : '';
+    return new Failure('network', `proxy error: the proxy answered ${httpFailure(Number(status)).message}${hint}`);
   }
   return new Failure('network', describe(error), true);
 }
@@ -71,8 +76,10 @@ export function tooLarge(what: string, limit: number): Failure {
 
 export function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const { code } = error as { code?: string };
-  return code !== undefined && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  const { code, syscall } = error as { code?: string; syscall?: string };
+  // fs errors end with ", mkdir '/the/path'" or ", write": every message here names the path and the step already.
+  const message = syscall === undefined ? error.message : error.message.replace(/, \w+( '[^']*'( -> '[^']*')?)?$/, '');
+  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 export const seconds = (ms: number): string => (ms / 1000).toFixed(1).replace(/\.0$/, '');

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { finished, type Readable } from 'node:stream';
+import { isAlive } from '../system/lock.js';
 import { aborted, describe, Failure, tooLarge } from './failure.js';
 import type { DownloadRequest } from './types.js';
 
@@ -10,43 +13,79 @@ export interface Counter {
 }
 
 /**
- * Streams chunks into a fresh temp file beside the destination (same directory, so the final rename is atomic),
+ * Streams a body into a fresh temp file beside the destination (same directory, so the final rename is atomic),
  * created exclusively (`wx`: never an existing file or a planted symlink) and fsynced. Removed on any failure.
+ *
+ * Each chunk is written synchronously from the 'data' event, so the body never buffers: memory stays at one chunk
+ * whatever the file size, and undici's parser is never paused for backpressure — a paused parser crashed undici 7 with
+ * `assert(!this.paused)` when the server closed the connection right after the body (nodejs/undici#5360, found by the
+ * QEMU end-to-end test against busybox httpd).
  */
 export async function writeTemp(
   request: DownloadRequest,
   maxBytes: number,
-  chunks: AsyncIterable<Uint8Array>,
+  body: Readable,
   counter: Counter,
   onChunk: () => void,
 ): Promise<string> {
   const { destination } = request;
   const random = randomBytes(6).toString('hex');
   const temp = path.join(path.dirname(destination), `.${path.basename(destination)}.part-${process.pid}-${random}`);
-  let handle: FileHandle | undefined;
+  await removeStaleParts(destination);
+  let fd: number;
   try {
-    handle = await open(temp, 'wx', 0o644).catch((error: unknown) => {
-      throw new Failure('io', `cannot create ${temp}: ${describe(error)}`);
+    fd = openSync(temp, 'wx', 0o644);
+  } catch (error) {
+    body.on('error', () => undefined);
+    body.destroy();
+    throw new Failure('io', `cannot create ${temp}: ${describe(error)}`);
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      body.on('data', (chunk: Uint8Array) => {
+        try {
+          onChunk();
+          if (counter.bytes + chunk.length > maxBytes) throw tooLarge('the body kept going', maxBytes);
+          writeAll(fd, chunk);
+          counter.bytes += chunk.length;
+        } catch (error) {
+          body.destroy(error as Error);
+        }
+      });
+      finished(body, (error) => (error ? reject(error) : resolve()));
     });
-    for await (const chunk of chunks) {
-      onChunk();
-      if (counter.bytes + chunk.length > maxBytes) throw tooLarge('the body kept going', maxBytes);
-      await writeAll(handle, chunk);
-      counter.bytes += chunk.length;
-    }
-    await handle.sync();
-    await handle.close();
+    fsyncSync(fd);
+    closeSync(fd);
     return temp;
   } catch (error) {
-    await handle?.close().catch(() => undefined);
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
     await rm(temp, { force: true });
     throw error;
   }
 }
 
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+/**
+ * A run killed outright (SIGKILL, the OOM killer, a power cut) cannot remove its temp file; the next download of the
+ * same file removes those whose process is gone, so the cache directory holds complete files only (issue #8).
+ */
+async function removeStaleParts(destination: string): Promise<void> {
+  const prefix = `.${path.basename(destination)}.part-`;
+  const entries = await readdir(path.dirname(destination)).catch(() => [] as string[]);
+  for (const name of entries) {
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length).split('-')[0]) : Number.NaN;
+    if (Number.isSafeInteger(pid) && pid > 0 && !isAlive(pid)) {
+      await rm(path.join(path.dirname(destination), name), { force: true });
+    }
+  }
+}
+
+function writeAll(fd: number, chunk: Uint8Array): void {
   try {
-    for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset)).bytesWritten;
+    for (let offset = 0; offset < chunk.length; ) offset += writeSync(fd, chunk, offset);
   } catch (error) {
     throw new Failure('io', `cannot write the download: ${describe(error)}`);
   }

@@ -27,6 +27,10 @@ export interface DownloadSettings {
   readonly user: string | undefined;
 }
 
+/**
+ * 'io' is local: the destination cannot be written (its directory, the temp file, a full disk, the rename) or the CA
+ * file cannot be read. Every repository would fail the same way, so the flows stop trying repositories on it.
+ */
 export type DownloadFailureKind = 'not-found' | 'http' | 'network' | 'timeout' | 'too-large' | 'invalid' | 'io';
 
 export type DownloadResult =

@@ -50,7 +50,7 @@ async function unload(
   for (let attempt = 0; loaded && attempt < MAX_RMMOD_ATTEMPTS; attempt++) {
     say(s, kmodMsg.stillLoaded(k));
     say(s, kmodMsg.tryingRmmod(k));
-    const result = await run(rmmod, [k], { env: s.ctx.env, timeoutMs: 60_000 });
+    const result = await run(rmmod, [k], { env: s.ctx.env, timeoutMs: 60_000, signal: s.signal });
     relay(s, result, { stdout: true, stderr: true });
     if (result.exitCode === 0 && result.failure === undefined) {
       say(s, kmodMsg.unloaded(k));
@@ -73,14 +73,14 @@ async function unload(
 
 /** `lsmod | cut -d' ' -f1 | grep -qx <name>`: an exact match on the first column (0.27, falco#1468). */
 async function isLoaded(s: KmodSession, lsmod: string): Promise<boolean> {
-  const result = await run(lsmod, [], { env: s.ctx.env, timeoutMs: 30_000 });
+  const result = await run(lsmod, [], { env: s.ctx.env, timeoutMs: 30_000, signal: s.signal });
   return result.stdout.split('\n').some((line) => line.split(' ')[0] === s.ctx.plan.kmodName);
 }
 
 async function removeFromDkms(s: KmodSession, dkms: string): Promise<void> {
   const k = s.ctx.plan.kmodName;
   say(s, kmodMsg.checkDkms(k));
-  const status = await run(dkms, ['status', '-m', k], { env: s.ctx.env, timeoutMs: 60_000 });
+  const status = await run(dkms, ['status', '-m', k], { env: s.ctx.env, timeoutMs: 60_000, signal: s.signal });
   relay(s, status, { stdout: false, stderr: true });
   const versions = parseDkmsStatus(status.stdout);
   if (versions.length === 0) {
@@ -98,6 +98,7 @@ async function removeFromDkms(s: KmodSession, dkms: string): Promise<void> {
     const result = await run(dkms, ['remove', '-m', k, '-v', version, '--all'], {
       env: s.ctx.env,
       timeoutMs: 300_000,
+      signal: s.signal,
     });
     relay(s, result, { stdout: true, stderr: true });
     if (result.exitCode === 0 && result.failure === undefined) {

@@ -1,7 +1,10 @@
 import { closeSync, existsSync, fchmodSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { kmodMsg, kmodNote } from '../cli/messages.js';
+import { readEnforcement, refusesUnsigned } from '../sign/diagnose.js';
+import { builtSignatureNote } from '../sign/module.js';
 import { run, which } from '../system/exec.js';
+import { tmpdirProblem } from '../system/tmpdir.js';
 import { type Gcc, gccCandidates } from './gcc.js';
 import { insmod } from './insmod.js';
 import { expectation, type KmodSession, relay, say, show, sys, warn } from './session.js';
@@ -30,6 +33,7 @@ export async function buildWithDkms(s: KmodSession): Promise<boolean> {
     return false;
   }
   if (!headersPresent(s, release)) return false;
+  if (!tmpdirUsable(s)) return false;
   const gccs = await gccCandidates(s);
   if (gccs.length === 0) warn(s, kmodNote.noGcc(settings.driverName.value));
   for (const gcc of gccs) {
@@ -38,6 +42,19 @@ export async function buildWithDkms(s: KmodSession): Promise<boolean> {
     if (outcome !== 'next') return outcome === 'loaded';
   }
   return false;
+}
+
+/** TMPDIR holds the make wrapper: checked once, not once per compiler, and missing is one line (issue #8). */
+function tmpdirUsable(s: KmodSession): boolean {
+  const { tmpdir } = s.ctx.settings;
+  const wrapper = path.join(tmpdir, 'falco-dkms-make');
+  if (/['\n\r]/.test(wrapper)) {
+    warn(s, kmodNote.badWrapperPath(wrapper));
+    return false;
+  }
+  const problem = tmpdirProblem(tmpdir);
+  if (problem !== undefined) warn(s, kmodNote.tmpdirUnusable(tmpdir, problem, 'dkms build'));
+  return problem === undefined;
 }
 
 async function buildOnce(s: KmodSession, dkms: string, gcc: Gcc): Promise<Outcome> {
@@ -59,7 +76,7 @@ async function buildOnce(s: KmodSession, dkms: string, gcc: Gcc): Promise<Outcom
         '-k',
         s.ctx.settings.kernelRelease.value,
       ],
-      { env: s.ctx.env, timeoutMs: DKMS_TIMEOUT_MS },
+      { env: s.ctx.env, timeoutMs: DKMS_TIMEOUT_MS, signal: s.signal },
     );
     relay(s, result, { stdout: true, stderr: false });
     if (result.exitCode !== 0 || result.failure !== undefined) {
@@ -82,6 +99,10 @@ async function loadBuiltModule(s: KmodSession): Promise<Outcome> {
     return 'stop';
   }
   say(s, kmodMsg.dkmsFound(name, file));
+  // Without a key of our own, the build's own signature (DKMS's MOK) is what the kernel will judge (issue #10).
+  if (s.signer === undefined && refusesUnsigned(readEnforcement(s.ctx.settings.sysroot))) {
+    say(s, await builtSignatureNote(file, s.ctx.settings.tmpdir, s.ctx.env));
+  }
   say(s, kmodMsg.tryingInsmod);
   const why = await checkModuleFile(file, expectation(s), compressionOf(file));
   if (why !== undefined) warn(s, kmodNote.dkmsModuleRejected(file, why));

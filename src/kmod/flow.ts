@@ -2,6 +2,7 @@ import path from 'node:path';
 import { kmodMsg, msg } from '../cli/messages.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
+import { createSigner } from '../sign/setup.js';
 import { run, which } from '../system/exec.js';
 import { type LockOptions, withLock } from '../system/lock.js';
 import { cleanKmod } from './clean.js';
@@ -19,8 +20,14 @@ const DEFAULT_LOCK_TIMEOUT_SECONDS = 120;
  */
 export async function runKmod(ctx: Context): Promise<number> {
   ctx.io.out(`${msg.runWith('module', ctx.enableCompile, ctx.enableDownload)}\n`);
+  // A bad key or certificate stops the run here, before the Cleaning phase unloads anything (issue #10).
+  const signer = createSigner(
+    ctx,
+    (line) => ctx.io.out(`${line}\n`),
+    (line) => ctx.io.err(`${line}\n`),
+  );
   return withLock(lockOptions(ctx), async (signal) => {
-    const s = newSession(ctx, signal);
+    const s = newSession(ctx, signal, signer);
     await cleanKmod(s);
     if (await loadCached(s)) return 0;
     if (ctx.enableDownload && (await downloadAndLoad(s))) return 0;
@@ -55,6 +62,7 @@ async function loadWithModprobe(s: KmodSession): Promise<boolean> {
   const result = await run(modprobe, [name], {
     env: s.ctx.env,
     timeoutMs: 120_000,
+    signal: s.signal,
     stdout: 'ignore',
     stderr: 'ignore',
   });

@@ -30,7 +30,7 @@ export async function gccCandidates(s: KmodSession): Promise<Gcc[]> {
     const real = realPath(file);
     if (seen.has(real)) continue;
     seen.add(real);
-    const result = await run(file, ['-print-search-dirs'], { env: s.ctx.env, timeoutMs: 15_000 });
+    const result = await run(file, ['-print-search-dirs'], { env: s.ctx.env, timeoutMs: 15_000, signal: s.signal });
     const install = result.exitCode === 0 ? result.stdout.split('\n').find((l) => l.includes('install:')) : undefined;
     if (install === undefined) continue;
     say(s, install);

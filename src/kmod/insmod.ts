@@ -1,7 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { kmodNote } from '../cli/messages.js';
 import { readSmallFile } from '../host/distro.js';
+import { explain } from '../sign/advice.js';
+import { readEnforcement, refusesUnsigned } from '../sign/diagnose.js';
+import { signForInsmod } from '../sign/module.js';
 import { run, which } from '../system/exec.js';
 import { type KmodSession, relay, say, sys, warn } from './session.js';
 
@@ -15,6 +18,7 @@ export async function relabel(s: KmodSession, file: string): Promise<void> {
   await run(chcon, ['-t', 'modules_object_t', file], {
     env: s.ctx.env,
     timeoutMs: 30_000,
+    signal: s.signal,
     stdout: 'ignore',
     stderr: 'ignore',
   });
@@ -31,21 +35,41 @@ export interface InsmodResult {
 }
 
 const ALREADY_LOADED = /File exists|already in kernel/;
+const KEY_REJECTED = /Key was rejected by service|Required key not available/;
 
-/** chcon + `insmod <file>` (its own messages shown), then the module must really be there. */
+/**
+ * Signs the module first when a key was given (issue #10), then chcon + `insmod <file>` (its own messages shown),
+ * then the module must really be there. A refused signature is not the file's fault: a cached module is kept, so
+ * that it loads once the key is enrolled.
+ */
 export async function insmod(s: KmodSession, file: string): Promise<InsmodResult> {
   s.signal.throwIfAborted();
-  await relabel(s, file);
+  let target = file;
+  let copy = false;
+  if (s.signer !== undefined) {
+    const prepared = await signForInsmod(s.signer, file, s.signal);
+    if (!prepared.ok) {
+      warn(s, prepared.problem);
+      return { loaded: false, fileBlamed: prepared.fileBlamed };
+    }
+    target = prepared.file;
+    copy = prepared.copy;
+  }
+  await relabel(s, target);
   const insmodPath = which('insmod', s.ctx.env);
   if (insmodPath === undefined) {
-    warn(s, kmodNote.missingTool('insmod', `load ${file}`));
+    warn(s, kmodNote.missingTool('insmod', `load ${target}`));
     return { loaded: false, fileBlamed: false };
   }
-  const result = await run(insmodPath, [file], { env: s.ctx.env, timeoutMs: 120_000 });
+  const result = await run(insmodPath, [target], { env: s.ctx.env, timeoutMs: 120_000, signal: s.signal });
   relay(s, result, { stdout: true, stderr: true });
   if (result.exitCode !== 0 || result.failure !== undefined) {
-    hintSecureBoot(s, result.stderr);
-    return { loaded: false, fileBlamed: result.failure === undefined && !ALREADY_LOADED.test(result.stderr) };
+    await explainRefusal(s, result.stderr);
+    // A signed copy beside the cache (of a DKMS build) is of no further use once insmod refused it.
+    if (copy) rmSync(target, { force: true });
+    const blamed =
+      result.failure === undefined && !ALREADY_LOADED.test(result.stderr) && !KEY_REJECTED.test(result.stderr);
+    return { loaded: false, fileBlamed: blamed };
   }
   return { loaded: confirmLoaded(s, 'insmod'), fileBlamed: false };
 }
@@ -70,14 +94,15 @@ export function confirmLoaded(s: KmodSession, tool: string): boolean {
   return true;
 }
 
-const KEY_REJECTED = /Key was rejected by service|Required key not available/;
-const LOCKDOWN_ON = /\[(integrity|confidentiality)\]/;
-
-/** Unsigned modules on a Secure Boot / lockdown host (§D.8, driver-artifacts.md (i)): say what to do, once. */
-function hintSecureBoot(s: KmodSession, insmodStderr: string): void {
+/**
+ * Signature enforcement (§D.8, driver-artifacts.md (i)): when insmod says the key was rejected, or the kernel
+ * refuses unsigned modules anyway, say once which switch is on and what will work.
+ */
+async function explainRefusal(s: KmodSession, insmodStderr: string): Promise<void> {
   if (s.hinted.has('secure-boot')) return;
-  const lockdown = readSmallFile(sys(s, '/sys/kernel/security/lockdown')) ?? '';
-  if (!KEY_REJECTED.test(insmodStderr) && !LOCKDOWN_ON.test(lockdown)) return;
+  const enforcement = readEnforcement(s.ctx.settings.sysroot);
+  const rejected = KEY_REJECTED.test(insmodStderr);
+  if (!rejected && !refusesUnsigned(enforcement) && !enforcement.modulesDisabled) return;
   s.hinted.add('secure-boot');
-  warn(s, kmodNote.secureBoot);
+  for (const line of await explain(s.ctx, enforcement, s.signer?.material, rejected)) warn(s, line);
 }

@@ -59,9 +59,13 @@ export async function downloadAndLoad(s: KmodSession): Promise<boolean> {
     s.signal.throwIfAborted();
     say(s, kmodMsg.tryingDownload(name, redactUrl(url)));
     const downloaded = await fetcher(url);
+    s.signal.throwIfAborted(); // interrupted: no "Download failed" line, no next source
     if (!downloaded.ok) {
       warn(s, kmodNote.downloadRejected(downloaded.reason));
       warn(s, kmodMsg.notDownloaded(name));
+      // The cache cannot be written (HOME unwritable, a file where a directory should be, a full disk): every
+      // repository would fail the same way, so the next source is the build (issue #8).
+      if (downloaded.kind === 'io') return false;
       continue;
     }
     say(s, kmodMsg.downloadSucceeded);

@@ -1,4 +1,5 @@
 import type { Context } from '../context.js';
+import type { Signer } from '../sign/module.js';
 import type { RunResult } from '../system/exec.js';
 import { sysPath } from '../system/sysroot.js';
 
@@ -8,10 +9,12 @@ export interface KmodSession {
   readonly signal: AbortSignal;
   /** Hints printed at most once per run (the Secure Boot line would otherwise repeat for every source). */
   readonly hinted: Set<string>;
+  /** Signs each module right before insmod (issue #10); undefined when no signing key was given. */
+  readonly signer: Signer | undefined;
 }
 
-export function newSession(ctx: Context, signal: AbortSignal): KmodSession {
-  return { ctx, signal, hinted: new Set() };
+export function newSession(ctx: Context, signal: AbortSignal, signer?: Signer): KmodSession {
+  return { ctx, signal, hinted: new Set(), signer };
 }
 
 export function say(s: KmodSession, line: string): void {

@@ -20,6 +20,12 @@ export interface RunOptions {
   /** 'inherit' shows the program's output to the user, as the legacy script did for rmmod/insmod errors. */
   readonly stdout?: 'pipe' | 'inherit' | 'ignore';
   readonly stderr?: 'pipe' | 'inherit' | 'ignore';
+  /**
+   * The run's SIGINT/SIGTERM (system/lock.ts): the program is terminated, and run() rejects with the signal's reason
+   * instead of returning, so no step goes on after an interrupt. Without it a dkms build outlived the loader and
+   * the make wrapper was left in TMPDIR (issue #8).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export async function run(program: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
@@ -32,9 +38,11 @@ export async function run(program: string, args: readonly string[], options: Run
     stdout: options.stdout ?? 'pipe',
     stderr: options.stderr ?? 'pipe',
     ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+    ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
     encoding: 'utf8',
     stripFinalNewline: false,
   });
+  options.signal?.throwIfAborted();
   const failure = result.failed && result.exitCode === undefined ? result.shortMessage : undefined;
   return {
     exitCode: result.exitCode ?? 1,

@@ -16,6 +16,8 @@ describe('legacy grammar errors (legacy-loader.md §A.2): stderr message, usage 
     [['module', '--', 'bpf'], 'Unknown option: --'],
     [['--bogus', '--help'], 'Unknown option: --bogus'],
     [['--kernel-release'], 'Option --kernel-release needs a value'],
+    [['--sign-key'], 'Option --sign-key needs a value'],
+    [['--sign-cert=/c', '--sign-hash'], 'Option --sign-hash needs a value'],
   ])('%j → %s', async (argv, message) => {
     const result = await runMain(argv, env());
     expect(result.stderr).toBe(`${message}\n`);
@@ -63,6 +65,11 @@ describe('help and version', () => {
       '--kernel-version',
       '--http-insecure',
       '--http-headers',
+      '--falcoctl',
+      '--sign-key',
+      '--sign-cert',
+      '--sign-hash',
+      '--sign-tool',
       'DRIVERS_REPO',
       'DRIVER_NAME',
       'DRIVER_VERSION',
@@ -81,6 +88,12 @@ describe('help and version', () => {
       'FALCOCTL_DRIVER_VERSION',
       'FALCOCTL_DRIVER_HTTP_HEADERS',
       'FALCO_DRIVER_LOADER_SYSROOT',
+      'FALCO_DRIVER_LOADER_FALCOCTL',
+      'DRIVER_SIGN_KEY',
+      'DRIVER_SIGN_CERT',
+      'DRIVER_SIGN_HASH',
+      'DRIVER_SIGN_TOOL',
+      'KBUILD_SIGN_PIN',
     ]) {
       expect(text, word).toContain(word);
     }

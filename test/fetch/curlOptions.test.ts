@@ -16,9 +16,28 @@ describe('splitWords: a POSIX shell split, without the shell', () => {
     ['\'\' ""', ['', '']],
     ['a\tb\nc\r\nd', ['a', 'b', 'c', 'd']],
     ['ab\\\ncd', ['abcd']],
-    ['$(id) `id` ; | & > < *', ['$(id)', '`id`', ';', '|', '&', '>', '<', '*']],
+    ["'$(id) `id` ; | & > < *' \\; \\& \\$(x) *", ['$(id) `id` ; | & > < *', ';', '&', '$(x)', '*']],
   ])('%j', (text, words) => {
     expect(splitWords(text)).toEqual(words);
+  });
+
+  // Issue #8: what a shell would have run or redirected is refused, not passed on as a literal.
+  it.each([
+    ['$(id)', '$(', 1],
+    ['-H "X: $(id)"', '$(', 8],
+    ['`id`', '`', 1],
+    ['-H "X: `id`"', '`', 8],
+    ['-k ; rm -rf /', ';', 4],
+    ['-k | sh', '|', 4],
+    ['-k && x', '&', 4],
+    ['-k > /etc/x', '>', 4],
+    ['-k < /etc/x', '<', 4],
+  ])('refuses the shell syntax in %j', (text, what, at) => {
+    expect(() => splitWords(text)).toThrow(
+      new UserError(
+        `DRIVER_CURL_OPTIONS contains shell syntax ('${what}' at character ${at}): it is never run by a shell, so nothing in it is expanded or run; remove it, or put it in single quotes to send it as text`,
+      ),
+    );
   });
 
   it.each([
@@ -117,15 +136,13 @@ describe('parseCurlOptions', () => {
     ]);
   });
 
-  it('runs nothing: command substitutions, backticks and separators stay literal', () => {
+  it('runs nothing: command substitutions, backticks and separators are refused, or literal in single quotes', () => {
     const dir = tempDir();
     const marks = ['a', 'b', 'c', 'd'].map((m) => path.join(dir, m));
-    const text = `-H "X-A: $(touch ${marks[0]})" -H 'X-B: \`touch ${marks[1]}\`' ; touch ${marks[2]} | touch ${marks[3]} &`;
-    const { options } = parseCurlOptions(text);
-    expect(options.headers).toEqual([
-      ['X-A', `$(touch ${marks[0]})`],
-      ['X-B', `\`touch ${marks[1]}\``],
-    ]);
+    const text = `-H "X-A: $(touch ${marks[0]})" ; touch ${marks[2]} | touch ${marks[3]} &`;
+    expect(() => parseCurlOptions(text)).toThrow(UserError);
+    const { options } = parseCurlOptions(`-H 'X-B: \`touch ${marks[1]}\` $(touch ${marks[0]})'`);
+    expect(options.headers).toEqual([['X-B', `\`touch ${marks[1]}\` $(touch ${marks[0]})`]]);
     for (const mark of marks) expect(existsSync(mark)).toBe(false);
   });
 
