@@ -134,8 +134,13 @@ async function attemptOnce(send: typeof import('undici').request, dispatcher: Di
     for (let hops = 0; ; hops++) {
       // curl -L without --location-trusted: credentials stay with the origin they were given for.
       const hopHeaders = url.origin === first.origin ? headers : withoutCredentials(headers);
-      // The body is consumed as it arrives (tempFile.ts), so undici's parser never pauses (nodejs/undici#5360).
-      const response = await untilAborted(send(url.href, { dispatcher, headers: hopHeaders, signal }), signal);
+      // undici 7 crashes (assert(!this.paused), nodejs/undici#5360) when a server closes the connection right after
+      // the body while its parser is paused for backpressure. A buffer as large as any accepted body never asks it to
+      // pause; memory still stays flat because tempFile.ts writes each chunk synchronously as it arrives.
+      const response = await untilAborted(
+        send(url.href, { dispatcher, headers: hopHeaders, signal, highWaterMark: job.settings.maxBytes }),
+        signal,
+      );
       watchdog.kick();
       const code = response.statusCode;
       if (code >= 200 && code < 300) return await receive(response, job, watchdog, progress);

@@ -16,10 +16,9 @@ export interface Counter {
  * Streams a body into a fresh temp file beside the destination (same directory, so the final rename is atomic),
  * created exclusively (`wx`: never an existing file or a planted symlink) and fsynced. Removed on any failure.
  *
- * Each chunk is written synchronously from the 'data' event, so the body never buffers: memory stays at one chunk
- * whatever the file size, and undici's parser is never paused for backpressure — a paused parser crashed undici 7 with
- * `assert(!this.paused)` when the server closed the connection right after the body (nodejs/undici#5360, found by the
- * QEMU end-to-end test against busybox httpd).
+ * Each chunk is written synchronously from the 'data' event, so the body does not pile up in memory even though
+ * download.ts lets undici buffer without limit (its parser must never pause: nodejs/undici#5360, found by the QEMU
+ * end-to-end test against busybox httpd).
  */
 export async function writeTemp(
   request: DownloadRequest,
