@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { aborted, describe, Failure, httpFailure, networkFailure, scrub, seconds, tooLarge } from './failure.js';
+import { ProgressBar, stderrTerminal, type Terminal } from './progress.js';
 import { type Counter, publish, writeTemp } from './tempFile.js';
 import type { DownloadRequest, DownloadResult, DownloadSettings } from './types.js';
 
@@ -19,9 +20,16 @@ export interface DownloadOptions {
    * relied on --max-time; a mirror that stalls should not eat the whole budget (falco#2334). Capped by maxTimeMs.
    */
   readonly idleTimeoutMs: number;
+  /** Where the progress bar is drawn: stderr when it is a terminal, else no bar (a line per file is enough). */
+  readonly terminal: Terminal | undefined;
 }
 
-const DEFAULT_OPTIONS: DownloadOptions = { env: process.env, backoffMs: 1000, idleTimeoutMs: 30_000 };
+const DEFAULT_OPTIONS: DownloadOptions = {
+  env: process.env,
+  backoffMs: 1000,
+  idleTimeoutMs: 30_000,
+  terminal: stderrTerminal(),
+};
 const MAX_REDIRECTS = 10;
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 /** setTimeout's ceiling; "no limit" (curl's 0, stored as Infinity) becomes this. */
@@ -35,6 +43,7 @@ interface Job {
   readonly signal: AbortSignal;
   readonly deadline: AbortSignal;
   readonly started: number;
+  readonly bar: ProgressBar;
 }
 
 interface Progress extends Counter {
@@ -55,13 +64,15 @@ export async function download(
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), timerMs(settings.maxTimeMs));
   const signal = request.signal ? AbortSignal.any([request.signal, deadline.signal]) : deadline.signal;
+  const merged = { ...DEFAULT_OPTIONS, ...options };
   const job: Job = {
     request,
     settings,
-    options: { ...DEFAULT_OPTIONS, ...options },
+    options: merged,
     signal,
     deadline: deadline.signal,
     started,
+    bar: new ProgressBar(merged.terminal),
   };
   try {
     if (request.signal?.aborted) throw aborted();
@@ -74,9 +85,11 @@ export async function download(
       throw new Failure('io', `cannot create ${dir}: ${describe(error)}`);
     });
     const bytes = scheme === 'file:' ? await copyLocal(job) : await fetchWithRetries(job);
+    job.bar.done();
     request.log(`* Downloaded ${bytes} bytes in ${seconds(performance.now() - started)} s`);
     return { ok: true, bytes };
   } catch (error) {
+    job.bar.done();
     const failure = classify(error, job);
     return { ok: false, kind: failure.kind, reason: scrub(failure.message) };
   } finally {
@@ -112,6 +125,7 @@ async function fetchWithRetries(job: Job): Promise<number> {
         throw failure;
       }
       const retries = `${left} ${left === 1 ? 'retry' : 'retries'} left`;
+      job.bar.done();
       request.log(`* ${scrub(failure.message)}; retrying in ${seconds(delay)} s (${retries})`);
     } finally {
       dispatcher.destroy().catch(() => undefined);
@@ -209,7 +223,10 @@ async function receive(
     throw tooLarge(`the server announced ${progress.expected} bytes`, maxBytes);
   }
   progress.phase = 'body';
-  const temp = await writeTemp(job.request, maxBytes, response.body, progress, () => watchdog.kick());
+  const temp = await writeTemp(job.request, maxBytes, response.body, progress, () => {
+    watchdog.kick();
+    job.bar.update(progress.bytes, progress.expected);
+  });
   watchdog.stop(); // validate() may take its time; only the caller's signal still applies
   if (progress.expected !== undefined && progress.bytes !== progress.expected) {
     await rm(temp, { force: true });

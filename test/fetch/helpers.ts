@@ -20,7 +20,7 @@ export const FAST: DownloadSettings = {
 };
 
 /** No proxy variables from the machine running the tests; short backoff and idle timeout. */
-export const FAST_OPTIONS: DownloadOptions = { env: {}, backoffMs: 50, idleTimeoutMs: 700 };
+export const FAST_OPTIONS: DownloadOptions = { env: {}, backoffMs: 50, idleTimeoutMs: 700, terminal: undefined };
 
 export interface Fetched {
   result: DownloadResult;
