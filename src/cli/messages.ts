@@ -216,3 +216,32 @@ export const signNote = {
       ? '  - modern_ebpf: needs no module, and this kernel can run it (falco-driver-loader modern_ebpf)'
       : `  - modern_ebpf: needs no module, but cannot work here: ${problem}`,
 } as const;
+
+/** Flatcar kernel-tool relocation (legacy-loader.md §B.6.4 step 3, §B.7 step 4), verbatim from the 0.36 script. */
+export const flatcarMsg = {
+  detected: (versionId: string) => `* Flatcar detected (version ${versionId}); relocating kernel tools`,
+  foundInterpreter: (ld: string) => `** Found host dl interpreter: ${ld}`,
+  /** Legacy printed the tool's full path under /lib/modules/<release>/build. */
+  settingInterpreter: (tool: string) => `** Setting host dl interpreter for ${tool}`,
+} as const;
+
+/** Flatcar lines the legacy script did not have: every step that can fail says so and the build goes on. */
+export const flatcarNote = {
+  hostIsRoot: (pattern: string) =>
+    `** HOST_ROOT is unset: the kernel tools already use this system's dl interpreter (${pattern}), nothing to relocate`,
+  noInterpreter: (pattern: string) =>
+    `** No host dl interpreter matches ${pattern}: kernel tools not relocated, the build may fail to run them`,
+  noBuildDir: (release: string) =>
+    `** No /lib/modules/${release}/build (nor a single other kernel under /lib/modules): kernel tools not relocated`,
+  missingProgram: (program: string) =>
+    `** ${program} not found on PATH: kernel tools not relocated, the build may fail to run them (install ${program})`,
+  tmpdirUnusable: (tmpdir: string, reason: string) =>
+    `** TMPDIR ${tmpdir} cannot be used (${reason}): kernel tools not relocated`,
+  missingTool: (tool: string) => `** ${tool} not found: not relocated`,
+  copyFailed: (tool: string, reason: string) => `** Cannot copy ${tool} (${reason}): not relocated`,
+  patchelfFailed: (tool: string, reason: string) => `** patchelf failed for ${tool} (${reason}): not relocated`,
+  mountFailed: (tool: string, reason: string) =>
+    `** Cannot bind-mount the relocated copy over ${tool} (${reason}): the build uses the original`,
+  umountFailed: (tool: string, reason: string, copies: string) =>
+    `** Cannot unmount the relocated ${tool} (${reason}): it stays bound to a copy in ${copies}; run umount ${tool}`,
+} as const;

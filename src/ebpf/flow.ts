@@ -8,6 +8,7 @@ import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import { download } from '../fetch/download.js';
 import { downloadSettingsFrom } from '../fetch/settings.js';
+import { relocateFlatcarTools, type ToolRelocation } from '../kmod/flatcar.js';
 import { run } from '../system/exec.js';
 import { sysPath } from '../system/sysroot.js';
 import { tmpdirProblem } from '../system/tmpdir.js';
@@ -103,7 +104,10 @@ async function downloadProbe(ctx: Context, signal: AbortSignal | undefined): Pro
 async function compileProbe(ctx: Context, signal: AbortSignal | undefined): Promise<void> {
   const { settings: s, plan, io } = ctx;
   let workDir: string | undefined;
+  let relocation: ToolRelocation | undefined;
   try {
+    // Flatcar only (a no-op elsewhere): make -C bpf runs the host-linked fixdep/objtool of the kernel build dir.
+    relocation = await relocateFlatcarTools(ctx, signal);
     let extraEnv: Readonly<Record<string, string>> = {};
     if (needsKernelSources(ctx)) {
       const tmpProblem = tmpdirProblem(s.tmpdir);
@@ -147,6 +151,7 @@ async function compileProbe(ctx: Context, signal: AbortSignal | undefined): Prom
     }
     installFile(built, plan.ebpf.cachePath);
   } finally {
+    await relocation?.undo();
     if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@ import { readEnforcement, refusesUnsigned } from '../sign/diagnose.js';
 import { builtSignatureNote } from '../sign/module.js';
 import { run, which } from '../system/exec.js';
 import { tmpdirProblem } from '../system/tmpdir.js';
+import { relocateFlatcarTools } from './flatcar.js';
 import { type Gcc, gccCandidates } from './gcc.js';
 import { insmod } from './insmod.js';
 import { expectation, type KmodSession, relay, say, show, sys, warn } from './session.js';
@@ -36,12 +37,18 @@ export async function buildWithDkms(s: KmodSession): Promise<boolean> {
   if (!tmpdirUsable(s)) return false;
   const gccs = await gccCandidates(s);
   if (gccs.length === 0) warn(s, kmodNote.noGcc(settings.driverName.value));
-  for (const gcc of gccs) {
-    s.signal.throwIfAborted();
-    const outcome = await buildOnce(s, dkms, gcc);
-    if (outcome !== 'next') return outcome === 'loaded';
+  // Flatcar only (a no-op elsewhere): host-linked kernel tools are made runnable here, and put back afterwards.
+  const relocation = await relocateFlatcarTools(s.ctx, s.signal);
+  try {
+    for (const gcc of gccs) {
+      s.signal.throwIfAborted();
+      const outcome = await buildOnce(s, dkms, gcc);
+      if (outcome !== 'next') return outcome === 'loaded';
+    }
+    return false;
+  } finally {
+    await relocation.undo();
   }
-  return false;
 }
 
 /** TMPDIR holds the make wrapper: checked once, not once per compiler, and missing is one line (issue #8). */
