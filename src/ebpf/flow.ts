@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import semverMajor from 'semver/functions/major.js';
 import semverValid from 'semver/functions/valid.js';
@@ -10,6 +10,7 @@ import { download } from '../fetch/download.js';
 import { downloadSettingsFrom } from '../fetch/settings.js';
 import { relocateFlatcarTools, type ToolRelocation } from '../kmod/flatcar.js';
 import { run } from '../system/exec.js';
+import { isDirectory } from '../system/fsCheck.js';
 import { sysPath } from '../system/sysroot.js';
 import { tmpdirProblem } from '../system/tmpdir.js';
 import { needsKernelSources, prepareKernelSources, SourcesUnavailable } from './kernelSources.js';
@@ -183,13 +184,5 @@ function replaceSymlink(target: string, link: string): void {
   } catch (error) {
     rmSync(temp, { force: true });
     throw new UserError(`Cannot create the symlink ${link}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
   }
 }

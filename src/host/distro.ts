@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
+import { isFile } from '../system/fsCheck.js';
 import { type OsRelease, parseOsRelease } from './osRelease.js';
 
 /** Where the distro facts came from, for --dry-run. */
@@ -76,14 +77,6 @@ function checkHostRoot(hostRoot: string): void {
     throw new UserError(
       `HOST_ROOT=${hostRoot} is not a directory: point it at the host's root filesystem, or unset it`,
     );
-  }
-}
-
-function isFile(file: string): boolean {
-  try {
-    return statSync(file).isFile();
-  } catch {
-    return false;
   }
 }
 

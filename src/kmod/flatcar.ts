@@ -3,6 +3,7 @@ import path from 'node:path';
 import { flatcarMsg, flatcarNote } from '../cli/messages.js';
 import type { Context } from '../context.js';
 import { type RunResult, run, which } from '../system/exec.js';
+import { isDirectory, isFile } from '../system/fsCheck.js';
 import { sysPath } from '../system/sysroot.js';
 import { tmpdirProblem } from '../system/tmpdir.js';
 
@@ -190,20 +191,4 @@ function failed(result: RunResult): boolean {
 function reason(result: RunResult, program: string): string {
   const said = result.stderr.trim().split('\n')[0];
   return result.failure ?? (said === undefined || said === '' ? `${program} exited with ${result.exitCode}` : said);
-}
-
-function isFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }

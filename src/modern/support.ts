@@ -1,5 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Context } from '../context.js';
+import { isFile } from '../system/fsCheck.js';
 import { sysPath } from '../system/sysroot.js';
 
 export interface KernelNumbers {
@@ -66,13 +67,5 @@ export function lockdownMode(sysroot: string): string | undefined {
     return /\[(\w+)\]/.exec(text)?.[1];
   } catch {
     return undefined;
-  }
-}
-
-function isFile(file: string): boolean {
-  try {
-    return statSync(file).isFile();
-  } catch {
-    return false;
   }
 }
