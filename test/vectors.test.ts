@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,10 +21,13 @@ interface Case {
 }
 
 // Recorded from the real legacy 0.36.2 script; replayed as its `about` field says.
-const vectors = JSON.parse(readFileSync(path.join(sharedDir, 'vectors', 'legacy-print-env.json'), 'utf8')) as {
-  about: string;
-  cases: Case[];
-};
+const vectorsFile = path.join(sharedDir, 'vectors', 'legacy-print-env.json');
+if (!existsSync(vectorsFile)) {
+  throw new Error(
+    `${vectorsFile} is missing: the checkout must sit beside shared/ (as in CI), or set FALCO_DRIVER_LOADER_SHARED to its path`,
+  );
+}
+const vectors = JSON.parse(readFileSync(vectorsFile, 'utf8')) as { about: string; cases: Case[] };
 
 function envFor(c: Case, run: Run, hostRoot: string): NodeJS.ProcessEnv {
   return baseEnv({

@@ -64,6 +64,11 @@ Environment variables:
   DRIVER_SIGN_HASH         signature hash when --sign-hash is not given (default sha256)
   DRIVER_SIGN_TOOL         signing program when --sign-tool is not given (default auto)
   KBUILD_SIGN_PIN          passphrase of an encrypted signing key (as for the kernel's sign-file)
+  FALCO_DRIVER_LOADER_MAX_DOWNLOAD_BYTES   largest download accepted, in bytes (default 512 MiB)
+  FALCO_DRIVER_LOADER_LOCK_TIMEOUT_SECONDS how long to wait for another run's lock (default 120)
+  FALCO_DRIVER_LOADER_RMMOD_WAIT_SECONDS   wait between rmmod attempts in the cleaning phase (default 5)
+  FALCO_DRIVER_LOADER_KERNEL_MIRROR        kernel.org mirror for eBPF kernel sources (default http://mirrors.edge.kernel.org/pub/linux/kernel)
+  FALCO_DRIVER_LOADER_COS_TOOLS_URL        where COS kernel headers come from (default https://storage.googleapis.com/cos-tools)
   FALCO_DRIVER_LOADER_FALCOCTL  the falcoctl hand-off policy when --falcoctl is not given (auto, never, always)
   FALCO_DRIVER_LOADER_SYSROOT   (testing) resolve /proc, /sys, /lib/modules, /usr/src, /var/lib/dkms, /boot under this
 

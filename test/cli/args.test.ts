@@ -159,3 +159,16 @@ describe('word and option semantics, seen through --print-env', () => {
     expect(result.stderr).toMatch(/^--check only works together with --dry-run/);
   });
 });
+
+describe('the usage documents the loader-specific variables', () => {
+  it.each([
+    'FALCO_DRIVER_LOADER_MAX_DOWNLOAD_BYTES',
+    'FALCO_DRIVER_LOADER_LOCK_TIMEOUT_SECONDS',
+    'FALCO_DRIVER_LOADER_RMMOD_WAIT_SECONDS',
+    'FALCO_DRIVER_LOADER_KERNEL_MIRROR',
+    'FALCO_DRIVER_LOADER_COS_TOOLS_URL',
+    'FALCO_DRIVER_LOADER_FALCOCTL',
+  ])('%s', (name) => {
+    expect(usage()).toContain(name);
+  });
+});

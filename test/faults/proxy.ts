@@ -1,7 +1,7 @@
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { afterEach } from 'vitest';
-import type { Recorded } from '../helpers/httpServer.js';
+import { type Recorded, tunnel } from '../helpers/httpServer.js';
 
 /**
  * A forward proxy on 127.0.0.1 for the proxy faults of issue #8: it refuses everything with 403, or it wants Basic
@@ -51,14 +51,7 @@ export async function startFaultProxy(mode: ProxyMode): Promise<FaultProxy> {
       client.end(`HTTP/1.1 ${refused}\r\nProxy-Authenticate: Basic realm="fdl"\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    const [host, port] = (req.url ?? '').split(':');
-    const target = net.connect(Number(port), host ?? '', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      target.write(head);
-      target.pipe(client);
-      client.pipe(target);
-    });
-    target.on('error', () => client.destroy());
+    tunnel(client, req.url ?? '', head);
   });
   const sockets = new Set<net.Socket>();
   server.on('connection', (socket: net.Socket) => {

@@ -64,17 +64,22 @@ export async function startProxy(onConnect: 'tunnel' | 'hang' | 'drop' = 'tunnel
       client.destroy();
       return;
     }
-    const [host, port] = (req.url ?? '').split(':');
-    const target = net.connect(Number(port), host ?? '', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      target.write(head);
-      target.pipe(client);
-      client.pipe(target);
-    });
-    target.on('error', () => client.destroy());
-    client.on('error', () => target.destroy());
+    tunnel(client, req.url ?? '', head);
   });
   return listen(server, 'http', requests);
+}
+
+/** Answers a CONNECT: opens `host:port`, says 200 and pipes both ways (shared by the test proxies). */
+export function tunnel(client: net.Socket, hostPort: string, head: Buffer): void {
+  const [host, port] = hostPort.split(':');
+  const target = net.connect(Number(port), host ?? '', () => {
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    target.write(head);
+    target.pipe(client);
+    client.pipe(target);
+  });
+  target.on('error', () => client.destroy());
+  client.on('error', () => target.destroy());
 }
 
 async function listen(server: net.Server, scheme: string, requests: Recorded[]): Promise<TestServer> {

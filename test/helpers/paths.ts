@@ -1,7 +1,10 @@
 import path from 'node:path';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
-/** shared/ sits beside the checkout, for developers and CI alike. */
-export const sharedDir = path.resolve(repoRoot, '..', 'shared');
+/**
+ * shared/ sits beside the checkout, for developers and CI alike; FALCO_DRIVER_LOADER_SHARED points elsewhere (a clone
+ * made somewhere else, say). It is required: the recorded legacy vectors must be replayed, never skipped.
+ */
+export const sharedDir = path.resolve(process.env.FALCO_DRIVER_LOADER_SHARED || path.join(repoRoot, '..', 'shared'));
 export const bundle = path.join(repoRoot, 'dist', 'falco-driver-loader.cjs');
 export const binShim = path.join(repoRoot, 'bin', 'falco-driver-loader');
