@@ -22,6 +22,12 @@
 #    OVMF (UEFI) with a variable store whose `db` holds the first key's certificate (test/e2e/host/ovmf-db-vars.cjs),
 #    so that Debian's kernel trusts that key through its platform keyring. Without OVMF the boot uses SeaBIOS and S4
 #    is reported as SKIP with the reason.
+# 8b. Legs (test/e2e/legs/*.sh, sourced in name order after host-sign): each adds its ids to EXPECTED_IDS, does
+#    its build-machine work, and may register STAGE_HOOKS (functions called with the initramfs root, to add files
+#    to it: guest-side scenarios go to /e2e/guest.d/<leg>.sh and run in the normal boot after scenarios 0-7/S3)
+#    and BOOT_HOOKS (functions called after the two standard boots, for a leg's own boot: `boot <name> "e2e.leg=<leg>"`
+#    makes the guest run only /e2e/guest.d/<leg>.boot.sh). Downloads and builds that must survive a fresh clone go
+#    under SHARED_CACHE (E2E_SHARED_CACHE, default ${XDG_CACHE_HOME:-$HOME/.cache}/falco-driver-loader/e2e).
 # 9. Prints every result, the timings and `e2e: N passed, N failed` (SKIP counts as neither, and is listed); writes
 #    .e2e-cache/results.json; exits 1 when any check failed or is missing.
 #
@@ -38,10 +44,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${E2E_CACHE:-$ROOT/.e2e-cache}
 WORK=$CACHE/work
+SHARED_CACHE=${E2E_SHARED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/falco-driver-loader/e2e}
 BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-600}
 DV=9.9.9+driver # the driver version served and built: test/e2e/module/falco.c and dkms.conf say the same
 PACKAGES=(qemu-system-x86 busybox-static cpio kmod dkms gcc make libc6-dev libelf1 openssl ovmf)
 EXPECTED_IDS=(host-naming host-dkms host-sign 0 1 2 3 4 5 6 7 S3 S1 S2 S4)
+declare -a STAGE_HOOKS=() BOOT_HOOKS=()
 
 T_START=$EPOCHREALTIME
 declare -a TIMINGS=() RESULTS=()
@@ -430,6 +438,15 @@ else
 fi
 phase_done "host signing"
 
+# -------------------------------------------------------------------------------------------------------- legs
+for leg in "$HERE"/legs/*.sh; do
+  [ -e "$leg" ] || continue
+  log "leg $(basename "$leg" .sh)"
+  # shellcheck disable=SC1090 # the legs are this directory's own files
+  . "$leg"
+  phase_done "leg $(basename "$leg" .sh)"
+done
+
 # --------------------------------------------------------------------------------------------------- initramfs
 IR=$WORK/initramfs
 mkdir -p "$IR"/{bin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,e2e/modules,host/etc,srv,var/lib,lib/modules}
@@ -479,6 +496,8 @@ CN_U='$CN_U'
 SERIAL_T='$SERIAL_T'
 SERIAL_U='$SERIAL_U'
 EOF
+mkdir -p "$IR/e2e/guest.d"
+for hook in "${STAGE_HOOKS[@]}"; do "$hook" "$IR" || die "staging hook $hook failed"; done
 (cd "$IR" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) >"$WORK/initramfs.cpio"
 log "initramfs: $(($(stat -c %s "$WORK/initramfs.cpio") / 1048576)) MiB ($(find "$IR" -type f | wc -l) files)"
 rm -rf "$IR"
@@ -495,7 +514,7 @@ boot() {
   log "booting $REL under qemu-system-x86_64 (accel=$ACCEL${1:+, UEFI}${extra:+, $extra}), timeout ${BOOT_TIMEOUT}s"
   set +e
   timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 -machine "q35,accel=$ACCEL" -cpu max -smp 2 -m 1536 \
-    -nographic -no-reboot -nic none "$@" -kernel "$VMLINUZ" -initrd "$WORK/initramfs.cpio" \
+    -nographic -no-reboot -nic none "$@" -kernel "$VMLINUZ" -initrd "${BOOT_INITRD:-$WORK/initramfs.cpio}" \
     -append "console=ttyS0 rdinit=/init panic=-1 quiet${extra:+ $extra}" </dev/null 2>&1 |
     sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' | tee "$WORK/$name.log"
   qrc=${PIPESTATUS[0]}
@@ -506,7 +525,7 @@ boot() {
   while IFS= read -r line; do
     id=$(cut -d' ' -f2 <<<"$line")
     RESULTS+=("$id"$'\t'"$(cut -d' ' -f3 <<<"$line")"$'\t'"$(cut -d' ' -f4- <<<"$line")")
-  done < <(grep -E '^E2E [0-9A-Z]+ (PASS|FAIL|SKIP) ' "$WORK/$name.txt")
+  done < <(grep -E '^E2E [0-9A-Za-z._-]+ (PASS|FAIL|SKIP) ' "$WORK/$name.txt")
 }
 
 boot serial ""
@@ -529,4 +548,9 @@ else
 fi
 boot serial-enforce "module.sig_enforce=1" "${FIRMWARE[@]}"
 phase_done "enforcing boot (S1 S2 S4)"
+
+for hook in "${BOOT_HOOKS[@]}"; do
+  "$hook" || log "boot hook $hook failed (its checks report FAIL or missing)"
+  phase_done "boot hook $hook"
+done
 finish
