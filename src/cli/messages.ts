@@ -124,6 +124,9 @@ export const kmodNote = {
   badWrapperPath: (value: string) =>
     `Cannot write the dkms make wrapper: ${JSON.stringify(value)} contains a quote or a newline (check TMPDIR and PATH)`,
   wrapperFailed: (file: string, reason: string) => `Cannot write the dkms make wrapper ${file}: ${reason}`,
+  /** Issue #14: the Cleaning phase of a module run could not unload it (`use` from src/kmod/holders.ts). */
+  inUse: (k: string, attempts: number, use: string) =>
+    `Kernel module '${k}' is still in use after ${attempts} rmmod attempts (${use}): stop what uses it (Falco: systemctl stop falco, or stop its container), then run falco-driver-loader again; the loaded module was left as it is`,
   /** Issue #8: `build` is "dkms build" or "eBPF probe build". */
   tmpdirUnusable: (tmpdir: string, reason: string, build: string) =>
     `TMPDIR ${tmpdir} cannot be used (${reason}): the ${build} writes its work files there; create it or point TMPDIR at a writable directory. Skipping the ${build}`,

@@ -9,6 +9,7 @@ import { UserError } from '../errors.js';
 import { download } from '../fetch/download.js';
 import { downloadSettingsFrom } from '../fetch/settings.js';
 import { relocateFlatcarTools, type ToolRelocation } from '../kmod/flatcar.js';
+import { kernelBuildEnv } from '../kmod/kernelDir.js';
 import { run } from '../system/exec.js';
 import { isDirectory } from '../system/fsCheck.js';
 import { sysPath } from '../system/sysroot.js';
@@ -135,7 +136,8 @@ async function compileProbe(ctx: Context, signal: AbortSignal | undefined): Prom
       return;
     }
     const result = await run('make', ['-C', bpfDir], {
-      env: { ...ctx.env, ...extraEnv },
+      // Prepared sources (COS, minikube) bring their own KERNELDIR; otherwise the release's headers (falco#3164).
+      env: { ...kernelBuildEnv(ctx), ...extraEnv },
       stdout: 'ignore',
       stderr: 'inherit',
       ...(signal ? { signal } : {}),

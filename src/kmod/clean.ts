@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kmodMsg } from '../cli/messages.js';
+import { kmodMsg, kmodNote } from '../cli/messages.js';
 import { UserError } from '../errors.js';
 import { run, which } from '../system/exec.js';
 import { ENV, envSeconds } from './env.js';
+import { describeUse, moduleUse } from './holders.js';
 import { type KmodSession, relay, say } from './session.js';
 
 /** legacy-loader.md §B.6.1: 10 rmmod attempts (MAX_RMMOD_WAIT was read but ignored from 0.32 on, §B.12.2). */
@@ -12,8 +13,9 @@ const DEFAULT_RMMOD_WAIT_SECONDS = 5;
 /**
  * The Cleaning phase of §B.6.1, line for line: unload the module if lsmod lists it, then `dkms remove --all` every
  * version dkms knows. Runs first in every module run and alone for --clean (the deb/rpm pre-remove scripts).
+ * `mustUnload` (module runs): a module still loaded after the rmmod attempts ends the run (issue #14, below).
  */
-export async function cleanKmod(s: KmodSession): Promise<void> {
+export async function cleanKmod(s: KmodSession, { mustUnload = false }: { mustUnload?: boolean } = {}): Promise<void> {
   const { env } = s.ctx;
   const waitSeconds = envSeconds(env, ENV.rmmodWait, DEFAULT_RMMOD_WAIT_SECONDS);
   say(s, '');
@@ -23,8 +25,14 @@ export async function cleanKmod(s: KmodSession): Promise<void> {
   if (lsmod === undefined) throw new UserError(kmodMsg.requiresLsmod);
   const rmmod = which('rmmod', env);
   if (rmmod === undefined) throw new UserError(kmodMsg.requiresRmmod);
-  say(s, kmodMsg.checkLoaded(s.ctx.plan.kmodName));
-  await unload(s, { lsmod, rmmod, waitSeconds });
+  const k = s.ctx.plan.kmodName;
+  say(s, kmodMsg.checkLoaded(k));
+  if ((await unload(s, { lsmod, rmmod, waitSeconds, warnIfLoaded: !mustUnload })) && mustUnload) {
+    // Issue #14 (a package upgrade under a running Falco): legacy warned and went on, so insmod failed with "File
+    // exists", or modprobe "succeeded" with the module already there, after dkms remove had deleted the files of
+    // the running module. Stop before changing anything, and say what holds it.
+    throw new UserError(kmodNote.inUse(k, MAX_RMMOD_ATTEMPTS, describeUse(moduleUse(s.ctx.settings.sysroot, k))));
+  }
   const dkms = which('dkms', env);
   if (dkms === undefined) say(s, kmodMsg.skipDkmsRemove);
   else await removeFromDkms(s, dkms);
@@ -35,16 +43,18 @@ export async function cleanKmod(s: KmodSession): Promise<void> {
   say(s, '');
 }
 
+/** Returns whether the module is still loaded after the attempts. */
 async function unload(
   s: KmodSession,
-  { lsmod, rmmod, waitSeconds }: { lsmod: string; rmmod: string; waitSeconds: number },
-): Promise<void> {
+  opts: { lsmod: string; rmmod: string; waitSeconds: number; warnIfLoaded: boolean },
+): Promise<boolean> {
+  const { lsmod, rmmod, waitSeconds } = opts;
   const k = s.ctx.plan.kmodName;
   let loaded = await isLoaded(s, lsmod);
   if (!loaded) {
     say(s, kmodMsg.notLoaded(k));
     say(s, '');
-    return;
+    return false;
   }
   // Successes count too: a module that rmmod "unloads" but lsmod still lists must not loop forever.
   for (let attempt = 0; loaded && attempt < MAX_RMMOD_ATTEMPTS; attempt++) {
@@ -65,10 +75,11 @@ async function unload(
     loaded = await isLoaded(s, lsmod);
   }
   // Legacy warned after 10 failures; here only if it is really still there (it may have gone during the last wait).
-  if (loaded) {
+  if (loaded && opts.warnIfLoaded) {
     say(s, kmodMsg.stillLoadedWarning(k));
     say(s, '');
   }
+  return loaded;
 }
 
 /** `lsmod | cut -d' ' -f1 | grep -qx <name>`: an exact match on the first column (0.27, falco#1468). */

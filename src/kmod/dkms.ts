@@ -8,6 +8,7 @@ import { tmpdirProblem } from '../system/tmpdir.js';
 import { relocateFlatcarTools } from './flatcar.js';
 import { type Gcc, gccCandidates } from './gcc.js';
 import { insmod } from './insmod.js';
+import { kernelBuildEnv } from './kernelDir.js';
 import { expectation, type KmodSession, relay, say, show, sys, warn } from './session.js';
 import { checkModuleFile, compressionOf } from './verify.js';
 
@@ -83,7 +84,7 @@ async function buildOnce(s: KmodSession, dkms: string, gcc: Gcc): Promise<Outcom
         '-k',
         s.ctx.settings.kernelRelease.value,
       ],
-      { env: s.ctx.env, timeoutMs: DKMS_TIMEOUT_MS, signal: s.signal },
+      { env: kernelBuildEnv(s.ctx), timeoutMs: DKMS_TIMEOUT_MS, signal: s.signal },
     );
     relay(s, result, { stdout: true, stderr: false });
     if (result.exitCode !== 0 || result.failure !== undefined) {

@@ -28,7 +28,7 @@ export async function runKmod(ctx: Context): Promise<number> {
   );
   return withLock(lockOptions(ctx), async (signal) => {
     const s = newSession(ctx, signal, signer);
-    await cleanKmod(s);
+    await cleanKmod(s, { mustUnload: true });
     if (await loadCached(s)) return 0;
     if (ctx.enableDownload && (await downloadAndLoad(s))) return 0;
     if (ctx.enableCompile && (await buildWithDkms(s))) return 0;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/args.js';
@@ -178,6 +178,23 @@ describe('legacy eBPF probe flow (legacy-loader.md §B.7)', () => {
     expect(w.bin.calls()).toEqual([`make -C ${path.join(w.sysroot, `usr/src/falco-${DRIVER}/bpf`)}`]);
     expect(readFileSync(w.cache)).toEqual(elfObject(247));
     expect(readlinkSync(w.link)).toBe(w.cache);
+  });
+
+  it('make gets KERNELDIR=/lib/modules/<release>/build of the release built for, unless KERNELDIR is set (falco#3164)', async () => {
+    const w = world();
+    const probe = path.join(tempDir(), 'probe.o');
+    writeBpfObject(probe);
+    w.env.FAKE_PROBE = probe;
+    fakeMake(w);
+    mkdirSync(path.join(w.sysroot, `usr/src/falco-${DRIVER}/bpf`), { recursive: true });
+    mkdirSync(path.join(w.sysroot, `lib/modules/${RELEASE}/build`), { recursive: true });
+    expect((await run(w, ['bpf', '--compile'])).code).toBe(0);
+    rmSync(w.cache);
+    w.env.KERNELDIR = '/opt/headers';
+    expect((await run(w, ['bpf', '--compile'])).code).toBe(0);
+    expect(readFileSync(path.join(w.bin.dir, 'make-env.log'), 'utf8')).toBe(
+      `KERNELDIR=${path.join(w.sysroot, `lib/modules/${RELEASE}/build`)} KBUILD_EXTRA_CPPFLAGS=\nKERNELDIR=/opt/headers KBUILD_EXTRA_CPPFLAGS=\n`,
+    );
   });
 
   it('a failing make is a failure (the legacy script ignored it)', async () => {

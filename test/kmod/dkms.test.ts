@@ -105,6 +105,21 @@ describe('DKMS build (legacy-loader.md §B.6.4)', () => {
     expect(k.callsOf('gcc-ar')).toEqual([]);
   });
 
+  it('the build gets KERNELDIR=/lib/modules/<release>/build of the release asked for, unless KERNELDIR is set (falco#3164)', async () => {
+    const k = kernel();
+    // The driver's Makefile builds against $KERNELDIR (default: the running kernel's headers), whatever dkms -k says.
+    k.bin.add(
+      'make',
+      `printf '%s\\n' "$KERNELDIR" >> "$FALCO_DRIVER_LOADER_SYSROOT/fake/kerneldir"; echo "  CC [M]  main.o"`,
+    );
+    const built = moduleFor(k.release);
+    expect((await k.run(['--compile'], { FAKE_DKMS_MODULE: built })).code).toBe(0);
+    expect((await k.run(['--compile'], { FAKE_DKMS_MODULE: built, KERNELDIR: '/opt/headers' })).code).toBe(0);
+    expect(readFileSync(path.join(k.sysroot, 'fake/kerneldir'), 'utf8')).toBe(
+      `${path.join(k.sysroot, `lib/modules/${k.release}/build`)}\n/opt/headers\n`,
+    );
+  });
+
   it('dumps make.log for each failing compiler and goes on to the next', async () => {
     const k = kernel();
     const result = await k.run(['--compile'], { FAKE_DKMS_MODULE: moduleFor(k.release), FAKE_MAKE_OK_CC: '/gcc-12' });

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeKernel } from './fakeKernel.js';
@@ -83,15 +83,31 @@ describe('module mode without download (--compile)', () => {
     expect(result.code).toBe(1);
   });
 
-  it('keeps a cached module when insmod fails only because the module is still loaded', async () => {
-    const k = new FakeKernel({ without: ['dkms'] });
-    k.preload('falco', '6.0.1+driver');
+  it('a module that stays in use through the rmmod attempts ends the run: one line, exit 1, nothing else changed', async () => {
+    const k = new FakeKernel();
+    k.preload('falco', '5.0.1+driver');
     k.write('fake/rmmod-failures', '99\n');
+    k.write('sys/module/falco/refcnt', '2\n');
+    k.write('proc/412/comm', 'falco\n');
+    mkdirSync(path.join(k.sysroot, 'proc/412/fd'));
+    symlinkSync('/dev/falco0', path.join(k.sysroot, 'proc/412/fd/7'));
+    symlinkSync('/dev/falco1', path.join(k.sysroot, 'proc/412/fd/8'));
+    k.write('fake/dkms-status', 'falco/5.0.1+driver, 6.1.0-13-amd64, x86_64: installed\n');
     const file = cache(k, moduleFor(k.release));
     const result = await k.run(['--compile']);
-    expect(result.stderr).toContain('File exists');
-    expect(existsSync(file)).toBe(true);
     expect(result.code).toBe(1);
+    expect(k.callsOf('rmmod')).toHaveLength(10);
+    expect(result.stderr.split('\n').at(-2)).toBe(
+      "Kernel module 'falco' is still in use after 10 rmmod attempts (use count 2; open in falco (pid 412): /dev/falco0, /dev/falco1): stop what uses it (Falco: systemctl stop falco, or stop its container), then run falco-driver-loader again; the loaded module was left as it is",
+    );
+    // Not the legacy "[WARNING] ... still loaded" and carry on: no dkms remove of the running module's files, no
+    // insmod ("File exists"), no modprobe (which "succeeds" with the old module there).
+    expect(result.stdout).not.toContain('[WARNING]');
+    expect(k.callsOf('dkms')).toEqual([]);
+    expect(k.callsOf('insmod')).toEqual([]);
+    expect(k.callsOf('modprobe')).toEqual([]);
+    expect(k.loadedVersion()).toBe('5.0.1+driver');
+    expect(existsSync(file)).toBe(true);
   });
 
   it('keeps the cached module when insmod itself is missing', async () => {
