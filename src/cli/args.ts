@@ -27,6 +27,9 @@ export interface ParsedArgs {
   readonly sourceOnly: boolean;
   readonly dryRun: boolean;
   readonly check: boolean;
+  /** With --dry-run: one JSON document instead of the prose (issue 19). */
+  readonly json: boolean;
+  readonly requireChecksum: boolean;
   readonly httpInsecure: boolean;
   readonly kernelRelease: string | undefined;
   readonly kernelVersion: string | undefined;
@@ -48,6 +51,8 @@ const FLAGS = {
   '--source-only': 'sourceOnly',
   '--dry-run': 'dryRun',
   '--check': 'check',
+  '--json': 'json',
+  '--require-checksum': 'requireChecksum',
   '--http-insecure': 'httpInsecure',
 } as const;
 
@@ -83,6 +88,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     sourceOnly: false,
     dryRun: false,
     check: false,
+    json: false,
+    requireChecksum: false,
     httpInsecure: false,
     kernelRelease: undefined,
     kernelVersion: undefined,
