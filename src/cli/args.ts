@@ -15,6 +15,9 @@ const DRIVER_WORDS: Readonly<Record<string, DriverKind>> = {
   auto: 'auto',
 };
 
+/** `falco-driver-loader mirror …` (issue 19): only as the first word, where the legacy grammar had no meaning for it. */
+export const MIRROR_COMMAND = 'mirror';
+
 export interface ParsedArgs {
   /** Stops at the first of these, as the legacy loop did (`--help` exits before later words are read). */
   readonly help: boolean;
