@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import type { BenchContext, Built } from './context.js';
 import { endToEnd, type Simulated, simulatedKernel, timeToFail } from './flows.js';
 import { type ImportResult, imports } from './imports.js';
+import { type MirrorUpstream, mirrorBench, mirrorUpstream } from './mirror.js';
 import { Report } from './report.js';
 import { ensureTool, machine, onPath, singleExecutable } from './setup.js';
 import { startup } from './startup.js';
@@ -55,6 +56,8 @@ export async function runBench(options: { root: string; work: string; built: Bui
     if ('error' in sim) report.note('e2e', 'skipped', sim.error);
     const files: Record<string, string> = { '/file.bin': payload };
     if (!('error' in sim)) files[sim.urlPath] = sim.module;
+    const mirror: MirrorUpstream | undefined = ctx.gcc ? mirrorUpstream(ctx) : undefined; // issue 19
+    Object.assign(files, mirror?.files);
     log('starting the repository server (its own process)');
     server = await startServer(built.server, { files, blackholes: 2 });
 
@@ -66,6 +69,12 @@ export async function runBench(options: { root: string; work: string; built: Bui
     } else {
       await endToEnd(ctx, sim as Simulated, server.origin);
       await timeToFail(ctx, sim as Simulated, server.blackholes);
+    }
+    if (mirror === undefined) {
+      report.section('mirror', '6. Mirror');
+      report.note('mirror', 'skipped', 'gcc is missing: no test module can be built');
+    } else {
+      await mirrorBench(ctx, server.origin, mirror);
     }
   } finally {
     await server?.stop();

@@ -2,11 +2,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseMirrorArgs } from '../../src/mirror/args.js';
+import { usage } from '../../src/cli/usage.js';
+import { MIRROR_USAGE, parseMirrorArgs } from '../../src/mirror/args.js';
+import type { FileOutcome } from '../../src/mirror/fetch.js';
 import { neededFiles, parsePlans } from '../../src/mirror/plans.js';
+import { MirrorProgress } from '../../src/mirror/report.js';
 import { type MirrorIo, runMirror } from '../../src/mirror/run.js';
 import { elfObject } from '../ebpf/fixtures.js';
 import { startServer } from '../helpers/httpServer.js';
+import { runMain } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { moduleFor } from '../kmod/modules.js';
 
@@ -181,5 +185,66 @@ describe('mirror run against a local upstream', () => {
     expect(third.code).toBe(0);
     expect(readFileSync(path.join(dir, 'falco_flaky_1.0_1.ko'))).toEqual(ko);
     expect(existsSync(path.join(out, 'falco-sums'))).toBe(false);
+  });
+});
+
+describe('mirror progress', () => {
+  const outcome = (state: FileOutcome['state']): FileOutcome => ({
+    file: {
+      key: `${V}/x86_64/f.ko`,
+      driverVersion: V,
+      arch: 'x86_64',
+      fileName: 'f.ko',
+      urls: [],
+      hosts: new Set(['h']),
+    },
+    state,
+    bytes: state === 'fetched' ? 10 : 0,
+    detail: state === 'failed' ? 'HTTP 403 Forbidden' : '',
+    origin: 'up.example',
+  });
+
+  it('on a terminal: one bar redrawn in place, failures printed above it, cleared at the end', () => {
+    const drawn: string[] = [];
+    const lines: string[] = [];
+    const p = new MirrorProgress(2, { columns: 100, write: (t) => drawn.push(t) }, (l) => lines.push(l));
+    p.finished(outcome('fetched'));
+    p.finished(outcome('failed'));
+    p.end();
+    expect(drawn[0]).toBe(
+      `\r* mirror [####################....................] 1/2 files (1 fetched, 0 present, 0 missing, 0 failed)\u001b[K`,
+    );
+    expect(drawn.at(-2)).toContain('2/2 files (1 fetched, 0 present, 0 missing, 1 failed)');
+    expect(drawn.at(-1)).toBe('\r\u001b[K');
+    expect(lines).toEqual([`* FAILED   ${V}/x86_64/f.ko from up.example: HTTP 403 Forbidden`]);
+  });
+
+  it('elsewhere: one line per file and no escape sequence', () => {
+    const lines: string[] = [];
+    const p = new MirrorProgress(2, undefined, (l) => lines.push(l));
+    p.finished(outcome('present'));
+    p.finished(outcome('missing'));
+    p.end();
+    expect(lines).toEqual([
+      `* present  ${V}/x86_64/f.ko (already in the mirror, not fetched)`,
+      `* missing  ${V}/x86_64/f.ko (not upstream: )`,
+    ]);
+  });
+});
+
+describe('the mirror word in the legacy grammar', () => {
+  it('is a command only as the first word; elsewhere it is still an unknown driver, as in 0.36', async () => {
+    const env = { PATH: '/usr/bin:/bin', HOME: tempDir() };
+    expect(await runMain(['mirror', '--help'], env)).toEqual({ code: 0, stdout: MIRROR_USAGE, stderr: '' });
+    const bare = await runMain(['mirror'], env);
+    expect(bare).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'mirror needs --plans <file|->: the plans to fetch drivers for (see falco-driver-loader mirror --help)\n',
+    });
+    const later = await runMain(['--compile', 'mirror'], env);
+    expect(later.code).toBe(1);
+    expect(later.stderr).toBe('Unknown driver: mirror\n');
+    expect(later.stdout).toBe(usage());
   });
 });
