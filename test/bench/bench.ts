@@ -47,9 +47,11 @@ export async function runBench(options: { root: string; work: string; built: Bui
 
   let importResults: ImportResult[] = [];
   let server: Server | undefined;
+  // `FALCO_DRIVER_LOADER_BENCH_ONLY=mirror npm run bench`: only the mirror figure (issue 19), for a quick measurement.
+  const onlyMirror = process.env.FALCO_DRIVER_LOADER_BENCH_ONLY === 'mirror';
   try {
-    await startup(ctx);
-    importResults = imports(ctx);
+    if (!onlyMirror) await startup(ctx);
+    if (!onlyMirror) importResults = imports(ctx);
 
     const sim = ctx.gcc ? simulatedKernel(FILE_BYTES) : { error: 'gcc is missing: no test module can be built' };
     const payload = 'error' in sim ? randomFile(work) : sim.module;
@@ -61,8 +63,10 @@ export async function runBench(options: { root: string; work: string; built: Bui
     log('starting the repository server (its own process)');
     server = await startServer(built.server, { files, blackholes: 2 });
 
-    await transfer(ctx, server.origin, FILE_BYTES);
-    if ('error' in sim) {
+    if (!onlyMirror) await transfer(ctx, server.origin, FILE_BYTES);
+    if (onlyMirror) {
+      // the other sections are left out on purpose
+    } else if ('error' in sim) {
       report.section('e2e', '3. End to end, simulated kernel');
       report.section('ttf', '4. Time-to-fail');
       report.note('ttf', 'skipped', sim.error);
