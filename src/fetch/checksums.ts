@@ -23,6 +23,8 @@ export interface ChecksumPolicy {
   readonly required: boolean;
   /** Where the sums file is fetched to (then read and removed). */
   readonly tmpdir: string;
+  /** One lookup per SHA256SUMS URL for a run that downloads many files from one directory (the mirror mode). */
+  readonly memo?: Map<string, Promise<SumsLookup>>;
 }
 
 /** `sha256sum` output: `<64 hex>  <name>` or `<64 hex> *<name>` (binary mode); anything else is ignored. */
@@ -91,6 +93,20 @@ export async function fetchSums(
   }
 }
 
+function lookupSums(
+  url: string,
+  settings: DownloadSettings,
+  options: Partial<DownloadOptions>,
+  policy: ChecksumPolicy,
+  signal: AbortSignal | undefined,
+): Promise<SumsLookup> {
+  const known = policy.memo?.get(url);
+  if (known !== undefined) return known;
+  const lookup = fetchSums(url, settings, options, policy.tmpdir, signal);
+  policy.memo?.set(url, lookup);
+  return lookup;
+}
+
 /**
  * download(), then — before the file is renamed into place — its SHA256 against the SHA256SUMS beside it. A
  * mismatch (or, when required, no entry) is an 'invalid' result with one line: the caller's "next source" path.
@@ -107,7 +123,7 @@ export async function downloadVerified(
   const validate = async (tempPath: string): Promise<string | undefined> => {
     const earlier = await request.validate?.(tempPath);
     if (earlier !== undefined) return earlier;
-    const lookup = await fetchSums(sumsUrl, settings, options, policy.tmpdir, request.signal);
+    const lookup = await lookupSums(sumsUrl, settings, options, policy, request.signal);
     const expected = lookup.state === 'present' ? lookup.sums.get(fileName) : undefined;
     if (expected === undefined) {
       const why = lookup.state === 'present' ? checksumMsg.noEntry(fileName) : lookup.reason;

@@ -62,7 +62,7 @@ export async function runMirror(argv: readonly string[], env: NodeJS.ProcessEnv,
     out,
     settings,
     options: { env, ...io.downloadOptions, terminal: undefined },
-    policy: { required, tmpdir: env.TMPDIR || os.tmpdir() },
+    policy: { required, tmpdir: env.TMPDIR || os.tmpdir(), memo: new Map() }, // one SHA256SUMS request per directory
     log: (line: string) => progress.note(line),
   };
   const outcomes: FileOutcome[] = await pool(files, args.concurrency, async (file) => {

@@ -74,6 +74,7 @@ describe.runIf(isRoot)('a mirror filled from upstream, served by nginx, used by 
     const first = await runLoader(mirrorArgs, env);
     expect(first.code).toBe(1);
     expect(hits.get(`${DIR}/${FILE}`)).toBe(3);
+    expect(hits.get(`${DIR}/SHA256SUMS`)).toBe(1); // checked for both files, asked for once
     expect(first.stderr).toContain(`* fetched  ${DRIVER_VERSION}/x86_64/${FILE}`);
     expect(first.stderr).toContain(`* missing  ${DRIVER_VERSION}/x86_64/${MISSING} (not upstream: HTTP 404 Not Found)`);
     expectLine(
