@@ -8,7 +8,7 @@ export function usage(): string {
   const d = BUILD_DEFAULTS;
   return `Usage:
   falco-driver-loader [driver] [options]
-  falco-driver-loader mirror --plans <file|-> --out <dir> [options]   (fill a DRIVERS_REPO mirror; mirror --help)
+  falco-driver-loader mirror --plans <file|-> --out <dir> [options]   (see: mirror --help)
 
 Available drivers:
   module, kmod   kernel module (default)

@@ -41,7 +41,8 @@ Options:
   -h, --help            show this help
 
 Downloads follow the loader's rules: DRIVER_CURL_OPTIONS, HTTPS_PROXY/HTTP_PROXY/NO_PROXY,
-FALCO_DRIVER_LOADER_MAX_DOWNLOAD_BYTES, FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM. Exit 0 when every needed file is in <dir>.
+FALCO_DRIVER_LOADER_MAX_DOWNLOAD_BYTES, FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM.
+Exit 0 when every needed file is in <dir>.
 `;
 
 const VALUED = ['--plans', '--out', '--repo', '--concurrency', '--http-headers'] as const;
