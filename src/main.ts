@@ -1,5 +1,7 @@
-import { parseArgs } from './cli/args.js';
+import { readFileSync } from 'node:fs';
+import { MIRROR_COMMAND, parseArgs } from './cli/args.js';
 import { dryRun } from './cli/dryRun.js';
+import { dryRunJson } from './cli/dryRunJson.js';
 import { SOURCE_ONLY_HINT } from './cli/messages.js';
 import { printEnv } from './cli/printEnv.js';
 import { resolveSettings } from './cli/settings.js';
@@ -7,6 +9,7 @@ import { usage } from './cli/usage.js';
 import { makeContext } from './context.js';
 import { BUILD_DEFAULTS, PRODUCT_VERSION } from './defaults.js';
 import { handleError, type Streams, UserError } from './errors.js';
+import { stderrTerminal } from './fetch/progress.js';
 import { detectHost } from './host/detect.js';
 import { runLoader } from './run.js';
 import { type Platform, realPlatform } from './system/platform.js';
@@ -19,6 +22,15 @@ export async function main(
   platform: Platform = realPlatform,
 ): Promise<number> {
   try {
+    // Issue 19: `mirror` as the first word; in the legacy grammar it was an unknown driver, so nothing changes meaning.
+    if (argv[0] === MIRROR_COMMAND) {
+      const { runMirror } = await import('./mirror/run.js');
+      return await runMirror(argv.slice(1), env, {
+        ...io,
+        stdin: () => readFileSync(0, 'utf8'),
+        terminal: stderrTerminal(),
+      });
+    }
     const args = parseArgs(argv);
     if (args.help) {
       io.out(usage());
@@ -38,6 +50,9 @@ export async function main(
     if (args.check && !args.dryRun) {
       throw new UserError('--check only works together with --dry-run: run falco-driver-loader --dry-run --check');
     }
+    if (args.json && !args.dryRun) {
+      throw new UserError('--json only works together with --dry-run: run falco-driver-loader --dry-run --json');
+    }
     const settings = await resolveSettings(args, env, platform);
     const host = detectHost(settings);
     if (args.printEnv) {
@@ -45,7 +60,7 @@ export async function main(
       return 0;
     }
     const ctx = makeContext({ args, settings, host, env, io, platform });
-    if (args.dryRun) return await dryRun(ctx);
+    if (args.dryRun) return args.json ? await dryRunJson(ctx) : await dryRun(ctx);
     return await runLoader(ctx);
   } catch (error) {
     return handleError(error, io);

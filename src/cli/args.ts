@@ -15,6 +15,9 @@ const DRIVER_WORDS: Readonly<Record<string, DriverKind>> = {
   auto: 'auto',
 };
 
+/** `falco-driver-loader mirror …` (issue 19): only as the first word, where the legacy grammar had no meaning for it. */
+export const MIRROR_COMMAND = 'mirror';
+
 export interface ParsedArgs {
   /** Stops at the first of these, as the legacy loop did (`--help` exits before later words are read). */
   readonly help: boolean;
@@ -27,6 +30,9 @@ export interface ParsedArgs {
   readonly sourceOnly: boolean;
   readonly dryRun: boolean;
   readonly check: boolean;
+  /** With --dry-run: one JSON document instead of the prose (issue 19). */
+  readonly json: boolean;
+  readonly requireChecksum: boolean;
   readonly httpInsecure: boolean;
   readonly kernelRelease: string | undefined;
   readonly kernelVersion: string | undefined;
@@ -48,6 +54,8 @@ const FLAGS = {
   '--source-only': 'sourceOnly',
   '--dry-run': 'dryRun',
   '--check': 'check',
+  '--json': 'json',
+  '--require-checksum': 'requireChecksum',
   '--http-insecure': 'httpInsecure',
 } as const;
 
@@ -83,6 +91,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     sourceOnly: false,
     dryRun: false,
     check: false,
+    json: false,
+    requireChecksum: false,
     httpInsecure: false,
     kernelRelease: undefined,
     kernelVersion: undefined,

@@ -71,6 +71,7 @@ export async function dryRun(ctx: Context): Promise<number> {
       out.push(`${line}\n`);
     }
     if (!ctx.args.check) out.push('  (add --check to ask each URL whether the driver is there)\n');
+    out.push(row('checksum', checksumText(ctx)));
   }
   if (driver === 'kmod' && !ctx.args.clean) {
     out.push('\nModule signing\n');
@@ -102,7 +103,8 @@ export async function dryRun(ctx: Context): Promise<number> {
   return 0;
 }
 
-function describeSteps(ctx: Context, driver: DriverKind): string[] {
+/** The numbered steps, shared with `--dry-run --json` (issue 19). */
+export function describeSteps(ctx: Context, driver: DriverKind): string[] {
   const steps = ['print the header line and check that it runs as root (exit 1 otherwise)'];
   if (ctx.host.target.targetId === UNDETERMINED) {
     steps.push(
@@ -184,6 +186,14 @@ function cleaningSteps(ctx: Context): string[] {
     `cleaning phase: unload '${kmod}' if lsmod lists it (up to 10 rmmod attempts, 5 s apart)`,
     `cleaning phase: dkms remove every version of '${kmod}' that dkms status lists`,
   ];
+}
+
+/** Issue 19: whether a real run checks the download against a SHA256SUMS beside it. */
+function checksumText(ctx: Context): string {
+  const r = ctx.settings.requireChecksum;
+  return r.value
+    ? `required: each download must match the SHA256SUMS beside it, else the next source  (${r.source})`
+    : 'checked against the SHA256SUMS beside each file when the repository serves one  (FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM unset)';
 }
 
 /** The gcc* programs next to `gcc` on PATH, in the order a real run considers them (listed, not run). */

@@ -248,3 +248,15 @@ export const flatcarNote = {
   umountFailed: (tool: string, reason: string, copies: string) =>
     `** Cannot unmount the relocated ${tool} (${reason}): it stays bound to a copy in ${copies}; run umount ${tool}`,
 } as const;
+
+/** SHA256SUMS beside the driver files (issue 19): reasons for "Download failed: …", and the log lines. */
+export const checksumMsg = {
+  verified: (sumsUrl: string) => `* SHA256 checksum verified against ${sumsUrl}`,
+  mismatch: (file: string, actual: string, expected: string, sumsUrl: string) =>
+    `SHA256 mismatch for ${file}: got ${actual}, ${sumsUrl} says ${expected}; not kept, trying the next source`,
+  noEntry: (file: string) => `it has no line for ${file}`,
+  required: (sumsUrl: string, why: string) =>
+    `no checksum for this file at ${sumsUrl} (${why}) and FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM requires one; not kept`,
+  notVerified: (sumsUrl: string, why: string) =>
+    `* Could not read ${sumsUrl} (${why}): the download is not checksum-verified`,
+} as const;

@@ -29,6 +29,8 @@ export interface Settings {
   readonly repos: Sourced<readonly string[]>;
   readonly reposText: string;
   readonly insecure: boolean;
+  /** Refuse a download no SHA256SUMS vouches for (issue 19: --require-checksum, FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM). */
+  readonly requireChecksum: Sourced<boolean>;
   readonly curlOptions: string;
   readonly httpHeaders: string | undefined;
   /** HOST_ROOT as given ('' when unset), used verbatim as a prefix like the legacy script did. */
@@ -58,8 +60,9 @@ function pick(env: NodeJS.ProcessEnv, names: readonly string[]): Sourced<string>
   return undefined;
 }
 
-const DRIVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const DRIVER_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_~-]{0,127}$/;
+/** Exported for the mirror mode (issue 19), which validates names and versions from plan files the same way. */
+export const DRIVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const DRIVER_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_~-]{0,127}$/;
 
 export async function resolveSettings(args: ParsedArgs, env: NodeJS.ProcessEnv, platform: Platform): Promise<Settings> {
   const driver: Sourced<DriverKind> =
@@ -106,6 +109,11 @@ export async function resolveSettings(args: ParsedArgs, env: NodeJS.ProcessEnv, 
     repos: repos.list,
     reposText: repos.text,
     insecure: args.httpInsecure || nonEmpty(env, 'DRIVER_INSECURE_DOWNLOAD') !== undefined,
+    requireChecksum: args.requireChecksum
+      ? { value: true, source: 'command line (--require-checksum)' }
+      : nonEmpty(env, 'FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM') !== undefined
+        ? { value: true, source: 'environment (FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM)' }
+        : { value: false, source: 'default' },
     curlOptions: env.DRIVER_CURL_OPTIONS ?? '',
     httpHeaders: args.httpHeaders ?? nonEmpty(env, 'FALCOCTL_DRIVER_HTTP_HEADERS'),
     hostRoot: env.HOST_ROOT ?? '',

@@ -8,6 +8,7 @@ export function usage(): string {
   const d = BUILD_DEFAULTS;
   return `Usage:
   falco-driver-loader [driver] [options]
+  falco-driver-loader mirror --plans <file|-> --out <dir> [options]   (see: mirror --help)
 
 Available drivers:
   module, kmod   kernel module (default)
@@ -28,6 +29,8 @@ Options:
                        prints a hint to use --print-env and exits 0
   --dry-run            print what was detected and what a real run would do, change nothing (no root needed)
   --check              with --dry-run: ask every candidate URL whether the driver is there
+  --json               with --dry-run: print one JSON document (schema in the README) and nothing else on stdout
+  --require-checksum   refuse a download unless a SHA256SUMS beside it vouches for it
   --kernel-release <v> kernel release to download/build for, as 'uname -r' prints it (e.g. '6.1.0-10-cloud-amd64')
   --kernel-version <v> kernel version to download/build for, as 'uname -v' prints it
                        (e.g. '#1 SMP PREEMPT_DYNAMIC Debian 6.1.38-2 (2023-07-27)')
@@ -64,6 +67,7 @@ Environment variables:
   DRIVER_SIGN_HASH         signature hash when --sign-hash is not given (default sha256)
   DRIVER_SIGN_TOOL         signing program when --sign-tool is not given (default auto)
   KBUILD_SIGN_PIN          passphrase of an encrypted signing key (as for the kernel's sign-file)
+  FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM     non-empty: like --require-checksum
   FALCO_DRIVER_LOADER_MAX_DOWNLOAD_BYTES   largest download accepted, in bytes (default 512 MiB)
   FALCO_DRIVER_LOADER_LOCK_TIMEOUT_SECONDS how long to wait for another run's lock (default 120)
   FALCO_DRIVER_LOADER_RMMOD_WAIT_SECONDS   wait between rmmod attempts in the cleaning phase (default 5)

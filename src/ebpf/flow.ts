@@ -6,7 +6,7 @@ import { redactUrl } from '../artifact/plan.js';
 import { ebpfMsg, filenameBlock, kmodNote, msg } from '../cli/messages.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
-import { download } from '../fetch/download.js';
+import { downloadVerified } from '../fetch/checksums.js';
 import { downloadSettingsFrom } from '../fetch/settings.js';
 import { relocateFlatcarTools, type ToolRelocation } from '../kmod/flatcar.js';
 import { kernelBuildEnv } from '../kmod/kernelDir.js';
@@ -93,7 +93,8 @@ async function downloadProbe(ctx: Context, signal: AbortSignal | undefined): Pro
     const log = (line: string) => io.err(`${line}\n`);
     const destination = plan.ebpf.cachePath;
     const request = { url, destination, validate: bpfObjectProblem, log, ...(signal ? { signal } : {}) };
-    const result = await download(request, settings, { env: ctx.env });
+    const policy = { required: s.requireChecksum.value, tmpdir: s.tmpdir }; // issue 19
+    const result = await downloadVerified(request, settings, { env: ctx.env }, policy);
     signal?.throwIfAborted();
     if (result.ok) return;
     io.err(`${kmodNote.downloadRejected(result.reason)}\n`);

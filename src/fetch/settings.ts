@@ -26,7 +26,7 @@ const MAX_BYTES_VARIABLE = 'FALCO_DRIVER_LOADER_MAX_DOWNLOAD_BYTES';
  * so its values won in curl too). Warnings about options that cannot be honoured go to `warn`, one line each.
  */
 export function downloadSettingsFrom(
-  settings: Settings,
+  settings: Pick<Settings, 'curlOptions' | 'insecure' | 'httpHeaders'>,
   env: NodeJS.ProcessEnv,
   warn: (line: string) => void,
 ): DownloadSettings {

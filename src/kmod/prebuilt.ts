@@ -88,14 +88,16 @@ export async function downloadAndLoad(s: KmodSession): Promise<boolean> {
  * reasons are already one line with credentials scrubbed; proxies come from the run's environment.
  */
 async function downloader(s: KmodSession): Promise<(url: string) => Promise<DownloadResult>> {
-  const [{ download }, { downloadSettingsFrom }] = await Promise.all([
-    import('../fetch/download.js'),
+  const [{ downloadVerified }, { downloadSettingsFrom }] = await Promise.all([
+    import('../fetch/checksums.js'),
     import('../fetch/settings.js'),
   ]);
   const settings: DownloadSettings = downloadSettingsFrom(s.ctx.settings, s.ctx.env, (line) => warn(s, line));
   const destination = s.ctx.plan.kmod.cachePath;
+  // Issue 19: a SHA256SUMS beside the file, when the repository serves one (or always, when required), vouches for it.
+  const policy = { required: s.ctx.settings.requireChecksum.value, tmpdir: s.ctx.settings.tmpdir };
   return (url) =>
-    download(
+    downloadVerified(
       {
         url,
         destination,
@@ -105,5 +107,6 @@ async function downloader(s: KmodSession): Promise<(url: string) => Promise<Down
       },
       settings,
       { env: s.ctx.env },
+      policy,
     );
 }

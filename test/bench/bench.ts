@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import type { BenchContext, Built } from './context.js';
 import { endToEnd, type Simulated, simulatedKernel, timeToFail } from './flows.js';
 import { type ImportResult, imports } from './imports.js';
+import { type MirrorUpstream, mirrorBench, mirrorUpstream } from './mirror.js';
 import { Report } from './report.js';
 import { ensureTool, machine, onPath, singleExecutable } from './setup.js';
 import { startup } from './startup.js';
@@ -46,26 +47,38 @@ export async function runBench(options: { root: string; work: string; built: Bui
 
   let importResults: ImportResult[] = [];
   let server: Server | undefined;
+  // `FALCO_DRIVER_LOADER_BENCH_ONLY=mirror npm run bench`: only the mirror figure (issue 19), for a quick measurement.
+  const onlyMirror = process.env.FALCO_DRIVER_LOADER_BENCH_ONLY === 'mirror';
   try {
-    await startup(ctx);
-    importResults = imports(ctx);
+    if (!onlyMirror) await startup(ctx);
+    if (!onlyMirror) importResults = imports(ctx);
 
     const sim = ctx.gcc ? simulatedKernel(FILE_BYTES) : { error: 'gcc is missing: no test module can be built' };
     const payload = 'error' in sim ? randomFile(work) : sim.module;
     if ('error' in sim) report.note('e2e', 'skipped', sim.error);
     const files: Record<string, string> = { '/file.bin': payload };
     if (!('error' in sim)) files[sim.urlPath] = sim.module;
+    const mirror: MirrorUpstream | undefined = ctx.gcc ? mirrorUpstream(ctx) : undefined; // issue 19
+    Object.assign(files, mirror?.files);
     log('starting the repository server (its own process)');
     server = await startServer(built.server, { files, blackholes: 2 });
 
-    await transfer(ctx, server.origin, FILE_BYTES);
-    if ('error' in sim) {
+    if (!onlyMirror) await transfer(ctx, server.origin, FILE_BYTES);
+    if (onlyMirror) {
+      // the other sections are left out on purpose
+    } else if ('error' in sim) {
       report.section('e2e', '3. End to end, simulated kernel');
       report.section('ttf', '4. Time-to-fail');
       report.note('ttf', 'skipped', sim.error);
     } else {
       await endToEnd(ctx, sim as Simulated, server.origin);
       await timeToFail(ctx, sim as Simulated, server.blackholes);
+    }
+    if (mirror === undefined) {
+      report.section('mirror', '6. Mirror');
+      report.note('mirror', 'skipped', 'gcc is missing: no test module can be built');
+    } else {
+      await mirrorBench(ctx, server.origin, mirror);
     }
   } finally {
     await server?.stop();

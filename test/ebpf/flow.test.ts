@@ -132,7 +132,11 @@ describe('legacy eBPF probe flow (legacy-loader.md §B.7)', () => {
     server.routes.set(`/second${REMOTE}`, elfObject(247));
     const result = await run(w);
     expect(result.code).toBe(0);
-    expect(server.requests.map((r) => r.replace(/^GET /, ''))).toEqual([`/first${REMOTE}`, `/second${REMOTE}`]);
+    expect(server.requests.map((r) => r.replace(/^GET /, ''))).toEqual([
+      `/first${REMOTE}`,
+      `/second${REMOTE}`,
+      `/second${REMOTE.replace(/[^/]*$/, 'SHA256SUMS')}`, // issue 19: the checksum beside it, when served
+    ]);
     expect(result.stdout).toContain(`* Trying to download a prebuilt eBPF probe from ${server.url}/first${REMOTE}`);
     expect(result.stderr).toContain('Unable to find a prebuilt falco eBPF probe');
     expect(readFileSync(w.cache)).toEqual(elfObject(247));

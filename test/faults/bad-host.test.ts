@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { driverRequests } from '../helpers/httpServer.js';
 import { tempDir } from '../helpers/tmp.js';
 import { moduleFor } from '../kmod/modules.js';
 import {
@@ -118,7 +119,7 @@ describe.runIf(isRoot)('HOME and the cache', () => {
     );
     expect(result.code).toBe(0);
     expect(readFileSync(victim, 'utf8')).toBe('precious data\n');
-    expect(server.requests.map((r) => r.url)).toEqual([URL_PATH]);
+    expect(driverRequests(server).map((r) => r.url)).toEqual([URL_PATH]);
     k.expectCache('valid');
   });
 

@@ -150,7 +150,10 @@ describe('kernel release and version strings', () => {
     const env = k.env({ DRIVERS_REPO: server.origin, DRIVER_KERNEL_RELEASE: release, DRIVER_KERNEL_VERSION: version });
     const result = await k.run([], env);
     expect(result.code).toBe(0);
-    expect(requested).toEqual([`/6.0.1%2Bdriver/x86_64/falco_centos_${inUrl}_${urlVersion}.ko`]);
+    expect(requested).toEqual([
+      `/6.0.1%2Bdriver/x86_64/falco_centos_${inUrl}_${urlVersion}.ko`,
+      '/6.0.1%2Bdriver/x86_64/SHA256SUMS',
+    ]);
     const cached = readdirSync(k.cacheDir());
     expect(cached).toEqual([`falco_centos_${release}_${decodeURIComponent(urlVersion)}.ko`]);
     expect(readFileSync(path.join(k.cacheDir(), cached[0] as string)).equals(good)).toBe(true);

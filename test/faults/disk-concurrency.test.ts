@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { driverRequests } from '../helpers/httpServer.js';
 import {
   expectCacheState,
   expectLine,
@@ -61,7 +62,7 @@ describe.runIf(isRoot)('eight runs at once against one cache and one (simulated)
     }
     // The lock serialises them: the first downloads; each later one unloads the module its predecessor loaded
     // (the legacy Cleaning phase) and loads the cached file again.
-    expect(server.requests).toHaveLength(1);
+    expect(driverRequests(server)).toHaveLength(1);
     expect(results.filter((r) => r.stdout.includes('* Download succeeded\n'))).toHaveLength(1);
     expect(results.filter((r) => r.stdout.includes('* Found a prebuilt falco module at'))).toHaveLength(7);
     expect(results.some((r) => r.stdout.includes('* Waiting for another falco-driver-loader'))).toBe(true);

@@ -225,7 +225,12 @@ export function goodServer(
   host: FaultHost,
   options: { tls?: { key: string; cert: string }; onRequest?: (cacheDir: string) => void } = {},
 ): Promise<TestServer> {
-  return faultServer((_req, res) => {
+  return faultServer((req, res) => {
+    // Issue 19: the loader asks for SHA256SUMS after each download; this repository, like most today, has none.
+    if (req.url?.endsWith('/SHA256SUMS')) {
+      res.writeHead(404).end();
+      return;
+    }
     options.onRequest?.(host.cacheDir());
     res.writeHead(200, { 'content-length': String(host.good.length) }).end(host.good);
   }, options.tls);

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import type http from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { driverRequests } from '../helpers/httpServer.js';
 import {
   type CacheSnapshot,
   expectCacheState,
@@ -160,7 +161,7 @@ async function runFault(fault: Fault): Promise<Outcome> {
   return {
     result,
     badRequests: bad.requests.length,
-    goodRequests: good.requests.length,
+    goodRequests: driverRequests(good).length,
     cacheWhenNext,
     snap: k.snapshot(),
     urls: [`${bad.origin}${URL_PATH}`, `${good.origin}${URL_PATH}`],

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { closedPort } from '../helpers/httpServer.js';
+import { closedPort, driverRequests } from '../helpers/httpServer.js';
 import { makeCerts } from './certs.js';
 import {
   expectLine,
@@ -137,7 +137,7 @@ describe.runIf(isRoot)('proxy faults', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('* Download succeeded\n');
     expect(`${without.stdout}${without.stderr}${result.stdout}${result.stderr}`).not.toContain('pr0xy-s3cret');
-    expect(server.requests).toHaveLength(1);
+    expect(driverRequests(server)).toHaveLength(1);
     expect(server.requests[0]?.headers['proxy-authorization']).toBeUndefined();
     k.expectCache('valid');
   });
@@ -158,7 +158,7 @@ describe.runIf(isRoot)('proxy faults', () => {
     const result = await runLoader([], k.env({ ...env, NO_PROXY: 'mirror.example,127.0.0.1' }));
     expect(result.code).toBe(0);
     expect(proxy.requests).toHaveLength(1);
-    expect(server.requests).toHaveLength(1);
+    expect(driverRequests(server)).toHaveLength(1);
     k.expectCache('valid');
   });
 });

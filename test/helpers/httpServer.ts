@@ -142,3 +142,8 @@ export function selfSignedCert(): { key: string; cert: string } {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** What a server was asked apart from the SHA256SUMS the loader requests after each download (issue 19). */
+export function driverRequests(server: TestServer): Recorded[] {
+  return server.requests.filter((r) => !r.url.endsWith('/SHA256SUMS'));
+}
