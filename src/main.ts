@@ -1,5 +1,4 @@
 import { parseArgs } from './cli/args.js';
-import { dryRun } from './cli/dryRun.js';
 import { SOURCE_ONLY_HINT } from './cli/messages.js';
 import { printEnv } from './cli/printEnv.js';
 import { resolveSettings } from './cli/settings.js';
@@ -8,7 +7,6 @@ import { makeContext } from './context.js';
 import { BUILD_DEFAULTS, PRODUCT_VERSION } from './defaults.js';
 import { handleError, type Streams, UserError } from './errors.js';
 import { detectHost } from './host/detect.js';
-import { runLoader } from './run.js';
 import { type Platform, realPlatform } from './system/platform.js';
 
 /** argv + env → options → host facts → target → plan → action. Returns the exit code; never throws. */
@@ -45,8 +43,9 @@ export async function main(
       return 0;
     }
     const ctx = makeContext({ args, settings, host, env, io, platform });
-    if (args.dryRun) return await dryRun(ctx);
-    return await runLoader(ctx);
+    // Loaded on demand: --print-env, --help and --version never evaluate the flows (start-up, issue #17).
+    if (args.dryRun) return await (await import('./cli/dryRun.js')).dryRun(ctx);
+    return await (await import('./run.js')).runLoader(ctx);
   } catch (error) {
     return handleError(error, io);
   }
