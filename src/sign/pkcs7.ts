@@ -1,6 +1,7 @@
 import { createSign, createVerify, type KeyObject, sign, verify } from 'node:crypto';
 import { type ByteSource, bufferSource } from '../artifact/elf.js';
 import { type CertInfo, identifies, type SignerId } from './cert.js';
+import { HASHES, type HashName } from './choices.js';
 import {
   children,
   content,
@@ -32,8 +33,7 @@ export const MODULE_SIG_MARKER = Buffer.from('~Module signature appended~\n', 'l
 const SIG_STRUCT_SIZE = 12;
 const PKEY_ID_PKCS7 = 2;
 
-export type HashName = 'sha224' | 'sha256' | 'sha384' | 'sha512';
-export const HASHES: readonly HashName[] = ['sha224', 'sha256', 'sha384', 'sha512'];
+export { HASHES, type HashName } from './choices.js';
 
 const OID = {
   data: '1.2.840.113549.1.7.1',

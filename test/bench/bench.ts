@@ -14,6 +14,7 @@ import { endToEnd, type Simulated, simulatedKernel, timeToFail } from './flows.j
 import { type ImportResult, imports } from './imports.js';
 import { Report } from './report.js';
 import { ensureTool, machine, onPath, singleExecutable } from './setup.js';
+import { bySize, SIZES_MIB, sizedPath } from './sizes.js';
 import { startup } from './startup.js';
 import { FILE_MIB, transfer } from './transfer.js';
 import { runCleanups } from './vitestStub.js';
@@ -55,6 +56,10 @@ export async function runBench(options: { root: string; work: string; built: Bui
     if ('error' in sim) report.note('e2e', 'skipped', sim.error);
     const files: Record<string, string> = { '/file.bin': payload };
     if (!('error' in sim)) files[sim.urlPath] = sim.module;
+    // Issue #17: the --download flow and its memory for 5, 50 and 256 MiB modules.
+    const sized = ctx.gcc ? SIZES_MIB.map((mib) => simulatedKernel(mib * 1024 * 1024)) : [];
+    const sizes = sized.filter((s): s is Simulated => !('error' in s));
+    for (const s of sizes) files[sizedPath(s)] = s.module;
     log('starting the repository server (its own process)');
     server = await startServer(built.server, { files, blackholes: 2 });
 
@@ -66,6 +71,12 @@ export async function runBench(options: { root: string; work: string; built: Bui
     } else {
       await endToEnd(ctx, sim as Simulated, server.origin);
       await timeToFail(ctx, sim as Simulated, server.blackholes);
+    }
+    if (sizes.length === 0) {
+      report.section('sizes', '5. --download flow by module size');
+      report.note('sizes', 'skipped', 'error' in sim ? sim.error : 'no sized test module could be built');
+    } else {
+      await bySize(ctx, sizes, server.origin);
     }
   } finally {
     await server?.stop();
