@@ -12,6 +12,8 @@ import * as esbuild from 'esbuild';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const CHUNKS = ['undici', 'execa'];
+/** A chunk's entry: the package itself, or the subset the loader uses (packaging/chunks/<name>.cjs). */
+const ENTRIES = { undici: path.join(ROOT, 'packaging', 'chunks', 'undici.cjs') };
 
 /** The file name of a chunk beside `outfile` (and its SEA asset name). */
 export const chunkName = (outfile, chunk) => `${path.basename(outfile, '.cjs')}.${chunk}.cjs`;
@@ -78,7 +80,11 @@ export async function bundleProgram(outfile, options = {}) {
     ...CHUNKS.map((chunk) =>
       esbuild.build({
         ...common,
-        stdin: { contents: `module.exports = require(${JSON.stringify(chunk)});`, resolveDir: ROOT, loader: 'js' },
+        stdin: {
+          contents: `module.exports = require(${JSON.stringify(ENTRIES[chunk] ?? chunk)});`,
+          resolveDir: ROOT,
+          loader: 'js',
+        },
         outfile: path.join(path.dirname(outfile), chunkName(outfile, chunk)),
       }),
     ),

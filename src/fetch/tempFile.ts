@@ -18,7 +18,7 @@ export interface Counter {
 /** Chunks are written in batches of this size: one writev(2) instead of ~16 write(2) of undici's 64 KiB chunks. */
 const BATCH_BYTES = 1024 * 1024;
 /** A young-generation collection this often frees the dead socket buffers at once (system/memory.ts). */
-const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
+const COLLECT_EVERY_BYTES = 1024 * 1024;
 
 /**
  * Streams a body into a fresh temp file beside the destination (same directory, so the final rename is atomic),
