@@ -156,16 +156,12 @@ function nodeRuntime(arch) {
 
 async function bundle(entry, work) {
   const esbuild = await import('esbuild');
+  const { bundleProgram, CHUNKS, chunkName } = await import('./bundle.mjs');
   const outfile = path.join(work, 'falco-driver-loader.cjs');
   // SEA runs CommonJS; any import.meta a dependency uses (yargs 18: createRequire(import.meta.url)) would be an
   // empty object in CJS output, so define it from __filename, which a SEA sets to the executable's path.
-  const result = await esbuild.build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
+  const options = {
     target: `node${runtime.nodeVersion.split('.')[0]}`,
-    format: 'cjs',
-    outfile,
     legalComments: 'none',
     minify: true,
     metafile: true,
@@ -176,11 +172,19 @@ async function bundle(entry, work) {
       'import.meta.dirname': '__dirname',
     },
     banner: { js: 'var __fdl_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
-  });
+  };
+  // The program: main bundle + undici/execa chunks (SEA assets, compiled on first use: start-up, issue #17). Any other
+  // entry (the benchmark's hello world) is one file.
+  const program = entry === path.join(ROOT, 'src', 'bin.ts');
+  const result = program
+    ? await bundleProgram(outfile, options)
+    : await esbuild.build({ ...options, entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', outfile });
   for (const w of result.warnings) process.stderr.write(`esbuild warning: ${w.text}\n`);
   if (result.warnings.some((w) => w.text.includes('import.meta'))) die('the bundle still uses import.meta (see above)');
-  writeFileSync(path.join(work, 'THIRD-PARTY-NOTICES'), thirdPartyNotices(Object.keys(result.metafile.inputs)));
-  return outfile;
+  const chunks = program ? CHUNKS.map((chunk) => chunkName(outfile, chunk)) : [];
+  const inputs = result.inputs ?? Object.keys(result.metafile.inputs);
+  writeFileSync(path.join(work, 'THIRD-PARTY-NOTICES'), thirdPartyNotices(inputs));
+  return { script: outfile, chunks };
 }
 
 /** Licence texts of the npm packages bundled into the executable (legalComments:'none' drops their headers). */
@@ -213,7 +217,7 @@ async function main() {
 
 async function build(opts, work) {
   const program = opts.entry === undefined;
-  const script = await bundle(program ? path.join(ROOT, 'src', 'bin.ts') : path.resolve(opts.entry), work);
+  const { script, chunks } = await bundle(program ? path.join(ROOT, 'src', 'bin.ts') : path.resolve(opts.entry), work);
   log(`bundled ${program ? 'src/bin.ts' : opts.entry} (${(statSync(script).size / 1024).toFixed(0)} KiB)`);
 
   // The blob must come from the same Node version as the runtime it is injected into; the build machine's own arch
@@ -225,7 +229,13 @@ async function build(opts, work) {
     const blob = path.join(work, `${name}.blob`);
     const seaConfig = path.join(work, `${name}.json`);
     // Relative paths: the blob records `main`, and the build directory should not leak into (or change) it.
-    const config = { main: path.basename(script), output: path.basename(blob), disableExperimentalSEAWarning: true };
+    const config = {
+      main: path.basename(script),
+      output: path.basename(blob),
+      disableExperimentalSEAWarning: true,
+      // undici and execa, compiled only when a step needs them (packaging/bundle.mjs).
+      assets: Object.fromEntries(chunks.map((chunk) => [chunk, chunk])),
+    };
     writeFileSync(seaConfig, `${JSON.stringify({ ...config, useSnapshot: false, useCodeCache }, null, 2)}\n`);
     run(hostNode, ['--experimental-sea-config', seaConfig], { cwd: work });
     log(`wrote the ${name} SEA blob with Node ${runtime.nodeVersion} (${(statSync(blob).size / 1024).toFixed(0)} KiB)`);
@@ -266,7 +276,13 @@ async function build(opts, work) {
     renderManPage({ help, version: pkg.version, date: buildDate() }),
   );
   // What the packages take from dist/sea/ beside the executables; the bundle stays for comparing --help.
-  for (const name of ['falco-driver-loader.8', 'LICENSE.node', 'THIRD-PARTY-NOTICES', 'falco-driver-loader.cjs']) {
+  for (const name of [
+    'falco-driver-loader.8',
+    'LICENSE.node',
+    'THIRD-PARTY-NOTICES',
+    'falco-driver-loader.cjs',
+    ...chunks,
+  ]) {
     if (existsSync(path.join(work, name))) moveInto(path.join(work, name), path.join(SEA_DIR, name));
   }
   log('wrote dist/sea/: falco-driver-loader.8 (from --help), LICENSE.node, THIRD-PARTY-NOTICES');

@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { MIRROR_COMMAND, parseArgs } from './cli/args.js';
-import { dryRun } from './cli/dryRun.js';
-import { dryRunJson } from './cli/dryRunJson.js';
 import { SOURCE_ONLY_HINT } from './cli/messages.js';
 import { printEnv } from './cli/printEnv.js';
 import { resolveSettings } from './cli/settings.js';
@@ -11,7 +9,6 @@ import { BUILD_DEFAULTS, PRODUCT_VERSION } from './defaults.js';
 import { handleError, type Streams, UserError } from './errors.js';
 import { stderrTerminal } from './fetch/progress.js';
 import { detectHost } from './host/detect.js';
-import { runLoader } from './run.js';
 import { type Platform, realPlatform } from './system/platform.js';
 
 /** argv + env → options → host facts → target → plan → action. Returns the exit code; never throws. */
@@ -60,8 +57,10 @@ export async function main(
       return 0;
     }
     const ctx = makeContext({ args, settings, host, env, io, platform });
-    if (args.dryRun) return args.json ? await dryRunJson(ctx) : await dryRun(ctx);
-    return await runLoader(ctx);
+    // Loaded on demand: --print-env, --help and --version never evaluate the flows (start-up, issue #17).
+    if (args.dryRun && args.json) return await (await import('./cli/dryRunJson.js')).dryRunJson(ctx);
+    if (args.dryRun) return await (await import('./cli/dryRun.js')).dryRun(ctx);
+    return await (await import('./run.js')).runLoader(ctx);
   } catch (error) {
     return handleError(error, io);
   }

@@ -1,7 +1,5 @@
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
-import semverRcompare from 'semver/functions/rcompare.js';
-import semverValid from 'semver/functions/valid.js';
 import { BUILD_DEFAULTS } from '../defaults.js';
 import { UserError } from '../errors.js';
 import { resolveSigning } from '../sign/config.js';
@@ -202,7 +200,7 @@ async function resolveVersions(
       }
     }
   }
-  driverVersion ??= newestDriverSource(sysroot, driverName);
+  driverVersion ??= await newestDriverSource(sysroot, driverName);
   return {
     falcoVersion: falcoVersion ?? { value: BUILD_DEFAULTS.falcoVersion, source: 'built-in default' },
     driverVersion: driverVersion ?? { value: BUILD_DEFAULTS.driverVersion, source: 'built-in default' },
@@ -225,7 +223,7 @@ export function parseFalcoVersion(text: string): { falco: string | undefined; dr
   return { falco, driver };
 }
 
-function newestDriverSource(sysroot: string, driverName: string): Sourced<string> | undefined {
+async function newestDriverSource(sysroot: string, driverName: string): Promise<Sourced<string> | undefined> {
   const dir = sysPath(sysroot, '/usr/src');
   let entries: string[];
   try {
@@ -234,8 +232,15 @@ function newestDriverSource(sysroot: string, driverName: string): Sourced<string
     return undefined;
   }
   const prefix = `${driverName}-`;
-  const versions = entries
-    .filter((e) => e.startsWith(prefix))
+  const candidates = entries.filter((e) => e.startsWith(prefix));
+  if (candidates.length === 0) return undefined;
+  // Loaded only when there is something to compare: semver builds ~40 regular expressions as it loads (start-up,
+  // issue #17).
+  const [{ default: semverValid }, { default: semverRcompare }] = await Promise.all([
+    import('semver/functions/valid.js'),
+    import('semver/functions/rcompare.js'),
+  ]);
+  const versions = candidates
     .map((e) => e.slice(prefix.length))
     .filter((v) => semverValid(v) !== null)
     .sort(semverRcompare);

@@ -6,7 +6,7 @@ import { checksumMsg } from '../cli/messages.js';
 import type { DownloadOptions } from './download.js';
 import { download } from './download.js';
 import { redact } from './redact.js';
-import type { DownloadRequest, DownloadResult, DownloadSettings } from './types.js';
+import type { DownloadRequest, DownloadResult, DownloadSettings, Received } from './types.js';
 
 /**
  * SHA256SUMS beside the driver files (issue 19, legacy-loader.md §D row 7): `<repo>/<version>/<arch>/SHA256SUMS`
@@ -120,8 +120,8 @@ export async function downloadVerified(
 ): Promise<DownloadResult> {
   const fileName = path.basename(request.destination);
   const sumsUrl = sumsUrlFor(request.url);
-  const validate = async (tempPath: string): Promise<string | undefined> => {
-    const earlier = await request.validate?.(tempPath);
+  const validate = async (tempPath: string, received: Received): Promise<string | undefined> => {
+    const earlier = await request.validate?.(tempPath, received);
     if (earlier !== undefined) return earlier;
     const lookup = await lookupSums(sumsUrl, settings, options, policy, request.signal);
     const expected = lookup.state === 'present' ? lookup.sums.get(fileName) : undefined;
@@ -131,10 +131,11 @@ export async function downloadVerified(
       if (lookup.state === 'unavailable') request.log(checksumMsg.notVerified(redact(sumsUrl), why));
       return undefined;
     }
-    const actual = await sha256File(tempPath);
+    // Hashed while the bytes arrived (issue #17: one pass over the data); the file is read again only if not.
+    const actual = received.sha256 ?? (await sha256File(tempPath));
     if (actual !== expected) return checksumMsg.mismatch(fileName, actual, expected, redact(sumsUrl));
     request.log(checksumMsg.verified(redact(sumsUrl)));
     return undefined;
   };
-  return download({ ...request, validate }, settings, options);
+  return download({ ...request, digest: 'sha256', validate }, settings, options);
 }

@@ -7,7 +7,8 @@ import type { Dispatcher } from 'undici';
 import { aborted, describe, Failure, httpFailure, networkFailure, scrub, seconds, tooLarge } from './failure.js';
 import { ProgressBar, stderrTerminal, type Terminal } from './progress.js';
 import { type Counter, publish, writeTemp } from './tempFile.js';
-import type { DownloadRequest, DownloadResult, DownloadSettings } from './types.js';
+import type { DownloadRequest, DownloadResult, DownloadSettings, Received } from './types.js';
+import { loadUndici } from './undici.js';
 
 /** What a caller may add beyond the contract; tests turn the timings down. */
 export interface DownloadOptions {
@@ -84,10 +85,10 @@ export async function download(
     await mkdir(dir, { recursive: true }).catch((error: unknown) => {
       throw new Failure('io', `cannot create ${dir}: ${describe(error)}`);
     });
-    const bytes = scheme === 'file:' ? await copyLocal(job) : await fetchWithRetries(job);
+    const got = scheme === 'file:' ? await copyLocal(job) : await fetchWithRetries(job);
     job.bar.done();
-    request.log(`* Downloaded ${bytes} bytes in ${seconds(performance.now() - started)} s`);
-    return { ok: true, bytes };
+    request.log(`* Downloaded ${got.bytes} bytes in ${seconds(performance.now() - started)} s`);
+    return { ok: true, bytes: got.bytes, ...(got.sha256 === undefined ? {} : { sha256: got.sha256 }) };
   } catch (error) {
     job.bar.done();
     const failure = classify(error, job);
@@ -107,9 +108,9 @@ function classify(error: unknown, job: Job): Failure {
   return networkFailure(error, job.settings.connectTimeoutMs);
 }
 
-async function fetchWithRetries(job: Job): Promise<number> {
+async function fetchWithRetries(job: Job): Promise<Received> {
   const { settings, options, request } = job;
-  const undici = await import('undici');
+  const undici = await loadUndici();
   const tls = { rejectUnauthorized: !settings.insecure, ...(await caOption(settings.caFile)) };
   for (let attempt = 0; ; attempt++) {
     // A fresh client per attempt: destroying it is the only sure way to stop a wedged proxy connection.
@@ -135,7 +136,7 @@ async function fetchWithRetries(job: Job): Promise<number> {
 }
 
 /** One attempt: follow redirects by hand (loop detection, no credentials to other origins), then stream the body. */
-async function attemptOnce(send: typeof import('undici').request, dispatcher: Dispatcher, job: Job): Promise<number> {
+async function attemptOnce(send: typeof import('undici').request, dispatcher: Dispatcher, job: Job): Promise<Received> {
   const idleMs = Math.min(job.options.idleTimeoutMs, timerMs(job.settings.maxTimeMs));
   const watchdog = new Watchdog(idleMs);
   const signal = AbortSignal.any([job.signal, watchdog.signal]);
@@ -212,7 +213,7 @@ async function receive(
   job: Job,
   watchdog: Watchdog,
   progress: Progress,
-): Promise<number> {
+): Promise<Received> {
   const { maxBytes } = job.settings;
   const length = response.headers['content-length'];
   progress.expected = typeof length === 'string' && /^\d+$/.test(length) ? Number(length) : undefined;
@@ -232,12 +233,13 @@ async function receive(
     await rm(temp, { force: true });
     throw new Failure('network', `connection closed after ${progress.bytes} of ${progress.expected} bytes`, true);
   }
-  await publish(temp, job.request);
-  return progress.bytes;
+  const received = { bytes: progress.bytes, sha256: progress.sha256 };
+  await publish(temp, job.request, received);
+  return received;
 }
 
 /** file:// mirrors (air-gapped sites): the same temp file, validation and rename as a download. */
-async function copyLocal(job: Job): Promise<number> {
+async function copyLocal(job: Job): Promise<Received> {
   let source: string;
   try {
     source = fileURLToPath(job.request.url); // decodes %2B to '+', as curl did
@@ -252,11 +254,12 @@ async function copyLocal(job: Job): Promise<number> {
   if (!info.isFile()) throw new Failure('not-found', `${source} is not a regular file`);
   const { maxBytes } = job.settings;
   if (info.size > maxBytes) throw tooLarge(`${source} has ${info.size} bytes`, maxBytes);
-  const counter = { bytes: 0 };
+  const counter: Counter = { bytes: 0 };
   const chunks = createReadStream(source, { signal: job.signal });
   const temp = await writeTemp(job.request, maxBytes, chunks, counter, () => undefined);
-  await publish(temp, job.request);
-  return counter.bytes;
+  const received = { bytes: counter.bytes, sha256: counter.sha256 };
+  await publish(temp, job.request, received);
+  return received;
 }
 
 function makeDispatcher(undici: typeof import('undici'), job: Job, tls: TlsOptions): Dispatcher {

@@ -34,13 +34,25 @@ export interface DownloadSettings {
 export type DownloadFailureKind = 'not-found' | 'http' | 'network' | 'timeout' | 'too-large' | 'invalid' | 'io';
 
 export type DownloadResult =
-  | { readonly ok: true; readonly bytes: number }
+  | {
+      readonly ok: true;
+      readonly bytes: number;
+      /** Hex SHA-256 of the bytes as they arrived (one pass, no re-read): present when the request asked for it. */
+      readonly sha256?: string;
+    }
   | {
       readonly ok: false;
       readonly kind: DownloadFailureKind;
       /** One line for the user, e.g. "HTTP 404 Not Found" or "connection refused by 127.0.0.1:8080". */
       readonly reason: string;
     };
+
+/** What was written to the temp file, known without reading it back. */
+export interface Received {
+  readonly bytes: number;
+  /** Hex SHA-256 of the body, when the request set `digest: 'sha256'`. */
+  readonly sha256: string | undefined;
+}
 
 export interface DownloadRequest {
   /** http(s):// or file:// URL. */
@@ -51,7 +63,12 @@ export interface DownloadRequest {
    * Called with the complete temp file before it is renamed into place. Returns undefined when the file is
    * acceptable, or one line saying why not (the temp file is then removed and the result is 'invalid').
    */
-  readonly validate?: (tempPath: string) => Promise<string | undefined>;
+  readonly validate?: (tempPath: string, received: Received) => Promise<string | undefined>;
+  /**
+   * 'sha256': hash the body while it arrives and give the digest to validate() and in the result (e.g. to compare
+   * with a SHA256SUMS entry). Off by default: hashing costs about as much CPU as the transfer itself over loopback.
+   */
+  readonly digest?: 'sha256';
   /** Progress/one-line-per-file output goes here (stderr in the CLI). */
   readonly log: (line: string) => void;
   /** Aborts the download (SIGINT/SIGTERM); the temp file is removed. */

@@ -2,8 +2,8 @@ import path from 'node:path';
 import type { ParsedArgs } from '../cli/args.js';
 import { quoted } from '../cli/text.js';
 import { UserError } from '../errors.js';
-import { SIGN_TOOLS, type SigningConfig, type SignTool } from './material.js';
-import { HASHES, type HashName } from './pkcs7.js';
+import { HASHES, type HashName, SIGN_TOOLS, type SignTool } from './choices.js';
+import type { SigningConfig } from './material.js';
 
 interface Found {
   readonly value: string;

@@ -2,8 +2,8 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { type CertInfo, parseCert } from './cert.js';
+import type { HashName, SignTool } from './choices.js';
 import { DerError } from './der.js';
-import type { HashName } from './pkcs7.js';
 
 /** What the user asked for (settings), before any file is read. */
 export interface SigningConfig {
@@ -15,8 +15,7 @@ export interface SigningConfig {
   readonly sources: { readonly key: string; readonly cert: string; readonly hash: string; readonly tool: string };
 }
 
-export type SignTool = 'auto' | 'sign-file' | 'kmodsign' | 'builtin';
-export const SIGN_TOOLS: readonly SignTool[] = ['auto', 'sign-file', 'kmodsign', 'builtin'];
+export { SIGN_TOOLS, type SignTool } from './choices.js';
 
 /** The key and certificate, read and checked once per run. */
 export interface SigningMaterial {

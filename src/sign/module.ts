@@ -1,12 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
+import { type ByteSource, fileSource } from '../artifact/elf.js';
 import { signNote } from '../cli/messages.js';
-import { checkModuleBytes, compressionOf } from '../kmod/verify.js';
+import { checkModuleSource, compressionOf } from '../kmod/verify.js';
 import { hexColons, nameOf, serialText } from './cert.js';
 import { readModule } from './decompress.js';
 import type { SigningMaterial } from './material.js';
-import { type AppendedSignature, appendSignature, buildSignedData, signedBy, splitSignature } from './pkcs7.js';
+import {
+  namesCert,
+  readTrailer,
+  type SignatureTrailer,
+  signatureTrailer,
+  signedByStream,
+  streamingSigner,
+} from './pkcs7.js';
 import { runSigningTool, type ToolChoice } from './tools.js';
 
 /** Everything signing needs for one run: the checked key material, the chosen tool, where copies go. */
@@ -34,7 +43,6 @@ export type Prepared =
  * is never modified).
  */
 export async function signForInsmod(signer: Signer, file: string, signal?: AbortSignal): Promise<Prepared> {
-  const { material } = signer;
   try {
     mkdirSync(signer.cacheDir, { recursive: true, mode: 0o750 });
   } catch (error) {
@@ -42,14 +50,38 @@ export async function signForInsmod(signer: Signer, file: string, signal?: Abort
   }
   const read = await readModule(file, signer.cacheDir, signer.env, signal);
   if ('problem' in read) return { ok: false, problem: read.problem, fileBlamed: false };
-  const existing = splitSignature(read.data);
-  if (existing !== undefined && signedBy(existing, material.cert)) {
-    signer.say(signNote.alreadySigned(file, material.cert.name));
-    return { ok: true, file, copy: false };
+  let module: FileHandle;
+  try {
+    module = await open(read.file, 'r');
+  } catch (error) {
+    read.release();
+    return { ok: false, problem: signNote.failed(file, (error as Error).message), fileBlamed: false };
+  }
+  try {
+    return await signOpened(signer, file, module, signal);
+  } finally {
+    await module.close();
+    read.release();
+  }
+}
+
+/** The module is read at positions (trailer, ELF checks) and streamed (hash, copy): never held in memory (#17). */
+async function signOpened(signer: Signer, file: string, module: FileHandle, signal?: AbortSignal): Promise<Prepared> {
+  const { material } = signer;
+  const src = fileSource(module.fd, (await module.stat()).size);
+  const existing = readTrailer(src);
+  if (existing !== undefined && namesCert(existing, material.cert)) {
+    if (await signedByStream(existing, material.cert, rangeChunks(module, existing.unsignedLength))) {
+      signer.say(signNote.alreadySigned(file, material.cert.name));
+      return { ok: true, file, copy: false };
+    }
   }
   if (existing !== undefined) signer.say(signNote.replacing(file, describeSigner(existing), material.cert.name));
-  const unsigned = existing?.unsigned ?? read.data;
-  const why = checkModuleBytes(unsigned, { arch: signer.arch, kernelRelease: signer.kernelRelease });
+  const unsignedLength = existing?.unsignedLength ?? src.size;
+  const why = checkModuleSource(within(src, unsignedLength), {
+    arch: signer.arch,
+    kernelRelease: signer.kernelRelease,
+  });
   if (why !== undefined) return { ok: false, problem: signNote.notAModule(file, why), fileBlamed: true };
 
   const destination = destinationFor(signer, file);
@@ -58,7 +90,7 @@ export async function signForInsmod(signer: Signer, file: string, signal?: Abort
     `.${path.basename(destination)}.sign-${process.pid}-${randomBytes(6).toString('hex')}`,
   );
   try {
-    const used = await signInto(signer, unsigned, temp, signal);
+    const used = await signInto(signer, { handle: module, length: unsignedLength }, temp, signal);
     renameSync(temp, destination);
     signer.say(signNote.signed(destination, material.cert.name, material.config.hash, used));
     return { ok: true, file: destination, copy: destination !== file };
@@ -70,6 +102,11 @@ export async function signForInsmod(signer: Signer, file: string, signal?: Abort
   }
 }
 
+/** The first `length` bytes of `src`: the module without its old signature, as the ELF checks should see it. */
+function within(src: ByteSource, length: number): ByteSource {
+  return { size: length, read: (at, n) => src.read(at, Math.max(0, Math.min(n, length - at))) };
+}
+
 /** In place for an uncompressed file in the cache; else a copy named after the module and the kernel. */
 function destinationFor(signer: Signer, file: string): string {
   const inCache = path.resolve(path.dirname(file)) === path.resolve(signer.cacheDir);
@@ -78,42 +115,102 @@ function destinationFor(signer: Signer, file: string): string {
   return path.join(signer.cacheDir, `${stem}-${signer.kernelRelease}.signed.ko`);
 }
 
+interface Unsigned {
+  readonly handle: FileHandle;
+  readonly length: number;
+}
+
 /**
  * Writes the signed module to `temp` with the chosen program, falling back (with one line) to the built-in writer
  * when the program cannot run or leaves no valid signature by the certificate — typically the host's sign-file
  * inside a container whose libcrypto it was not built against. Returns the name of what signed it.
  */
-async function signInto(signer: Signer, unsigned: Buffer, temp: string, signal?: AbortSignal): Promise<string> {
+async function signInto(signer: Signer, unsigned: Unsigned, temp: string, signal?: AbortSignal): Promise<string> {
   const { material, tool } = signer;
   if (tool.tool !== 'builtin') {
-    writeDurably(temp, unsigned);
+    const digest = createHash('sha256');
+    await writeDurably(temp, unsigned, [digest], Buffer.alloc(0));
+    const expected = digest.digest('hex');
     let problem = await runSigningTool(tool, material, temp, signer.env, signal);
-    if (problem === undefined) {
-      const result = splitSignature(readFileSync(temp));
-      if (result !== undefined && signedBy(result, material.cert) && result.unsigned.equals(unsigned)) return tool.tool;
-      problem = `${tool.path} left no valid signature by '${material.cert.name}'`;
-    }
+    if (problem === undefined && (await toolResultIsGood(temp, material, unsigned.length, expected))) return tool.tool;
+    problem ??= `${tool.path} left no valid signature by '${material.cert.name}'`;
     signer.warn(signNote.toolFallback(problem));
     rmSync(temp, { force: true });
   }
-  const pkcs7 = buildSignedData(unsigned, material.key, material.cert, material.config.hash);
-  writeDurably(temp, appendSignature(unsigned, pkcs7));
+  // One pass: each chunk is hashed for the signature and written to the copy; the signature is appended at the end.
+  const signing = streamingSigner(material.key, material.cert, material.config.hash);
+  await writeDurably(temp, unsigned, [signing], () => signatureTrailer(signing.finish()));
   return 'built-in signer';
 }
 
-/** Created exclusively (never through a planted file or symlink) and fsynced before the rename makes it visible. */
-function writeDurably(file: string, data: Buffer): void {
-  const fd = openSync(file, 'wx', 0o644);
+/** The program's output: a signature by the certificate over exactly the bytes we gave it (same length and sha256). */
+async function toolResultIsGood(
+  temp: string,
+  material: SigningMaterial,
+  length: number,
+  expected: string,
+): Promise<boolean> {
+  const handle = await open(temp, 'r');
   try {
-    for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
-    fsyncSync(fd);
+    const result = readTrailer(fileSource(handle.fd, (await handle.stat()).size));
+    if (result === undefined || result.unsignedLength !== length) return false;
+    const digest = createHash('sha256');
+    const good = await signedByStream(result, material.cert, tap(rangeChunks(handle, length), digest));
+    return good && digest.digest('hex') === expected;
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }
 
+async function* tap(chunks: AsyncIterable<Buffer>, sink: { update(chunk: Uint8Array): unknown }) {
+  for await (const chunk of chunks) {
+    sink.update(chunk);
+    yield chunk;
+  }
+}
+
+/** `length` bytes from the start of `handle`, 1 MiB at a time into one reused buffer (consume before the next). */
+async function* rangeChunks(handle: FileHandle, length: number): AsyncGenerator<Buffer> {
+  const buffer = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, length)));
+  for (let at = 0; at < length; ) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, length - at), at);
+    if (bytesRead === 0) throw new Error('the module got shorter while it was being read');
+    at += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+const CHUNK = 1024 * 1024;
+
+/**
+ * Copies the unsigned bytes into `file`, created exclusively (never through a planted file or symlink), feeding each
+ * chunk to `sinks` on the way, then appends `tail` and fsyncs before the rename makes it visible.
+ */
+async function writeDurably(
+  file: string,
+  unsigned: Unsigned,
+  sinks: ReadonlyArray<{ update(chunk: Uint8Array): unknown }>,
+  tail: Buffer | (() => Buffer),
+): Promise<void> {
+  const out = await open(file, 'wx', 0o644);
+  try {
+    for await (const chunk of rangeChunks(unsigned.handle, unsigned.length)) {
+      for (const sink of sinks) sink.update(chunk);
+      await writeAll(out, chunk);
+    }
+    await writeAll(out, typeof tail === 'function' ? tail() : tail);
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+}
+
+async function writeAll(out: FileHandle, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; ) at += (await out.write(data, at, data.length - at)).bytesWritten;
+}
+
 /** What a module carries, naming the signer as modinfo would (signer and sig_key). */
-export function describeSigner(sig: AppendedSignature): string {
+export function describeSigner(sig: SignatureTrailer): string {
   if (sig.problem !== undefined || sig.signer === undefined) return sig.problem ?? 'an unreadable signature';
   if (sig.signer.kind === 'keyId') return `a signature by key id ${hexColons(sig.signer.keyId)}`;
   return `a signature by '${nameOf(sig.signer.issuer)}' (serial ${serialText(sig.signer.serial)})`;
@@ -126,6 +223,17 @@ export function describeSigner(sig: AppendedSignature): string {
 export async function builtSignatureNote(file: string, workDir: string, env: NodeJS.ProcessEnv): Promise<string> {
   const read = await readModule(file, workDir, env);
   if ('problem' in read) return `* ${read.problem}`;
-  const sig = splitSignature(read.data);
-  return sig === undefined ? signNote.builtUnsigned : signNote.builtSignedBy(describeSigner(sig));
+  try {
+    const fd = openSync(read.file, 'r');
+    try {
+      const sig = readTrailer(fileSource(fd, fstatSync(fd).size));
+      return sig === undefined ? signNote.builtUnsigned : signNote.builtSignedBy(describeSigner(sig));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    return `* cannot read ${file} (${(error as Error).message})`;
+  } finally {
+    read.release();
+  }
 }

@@ -1,5 +1,7 @@
-import { type KeyObject, sign, verify } from 'node:crypto';
+import { createSign, createVerify, type KeyObject, sign, verify } from 'node:crypto';
+import { type ByteSource, bufferSource } from '../artifact/elf.js';
 import { type CertInfo, identifies, type SignerId } from './cert.js';
+import { HASHES, type HashName } from './choices.js';
 import {
   children,
   content,
@@ -31,8 +33,7 @@ export const MODULE_SIG_MARKER = Buffer.from('~Module signature appended~\n', 'l
 const SIG_STRUCT_SIZE = 12;
 const PKEY_ID_PKCS7 = 2;
 
-export type HashName = 'sha224' | 'sha256' | 'sha384' | 'sha512';
-export const HASHES: readonly HashName[] = ['sha224', 'sha256', 'sha384', 'sha512'];
+export { HASHES, type HashName } from './choices.js';
 
 const OID = {
   data: '1.2.840.113549.1.7.1',
@@ -52,10 +53,10 @@ const ECDSA_OID: Record<HashName, string> = {
   sha512: '1.2.840.10045.4.3.4',
 };
 
-/** A module split at its signature. `signer` etc. are absent when the PKCS#7 could not be read. */
-export interface AppendedSignature {
-  /** The module without its signature: what was signed, and what a new signature must cover. */
-  readonly unsigned: Buffer;
+/** What a module's signature trailer says; `signer` etc. are absent when the PKCS#7 could not be read. */
+export interface SignatureTrailer {
+  /** Bytes before the signature: what was signed, and what a new signature must cover. */
+  readonly unsignedLength: number;
   readonly pkcs7: Buffer;
   readonly signer: SignerId | undefined;
   readonly hash: HashName | undefined;
@@ -64,15 +65,35 @@ export interface AppendedSignature {
   readonly problem: string | undefined;
 }
 
+/** A module split at its signature, in memory (tests, small inputs). */
+export interface AppendedSignature extends SignatureTrailer {
+  /** The module without its signature. */
+  readonly unsigned: Buffer;
+}
+
+/** Far above any real PKCS#7 module signature (about 0.5–2 KiB); a larger length field is a damaged trailer. */
+const MAX_PKCS7_BYTES = 1024 * 1024;
+
 /** undefined when the module carries no signature trailer at all. */
 export function splitSignature(module: Buffer): AppendedSignature | undefined {
-  const tail = module.length - MODULE_SIG_MARKER.length;
-  if (tail < SIG_STRUCT_SIZE || !module.subarray(tail).equals(MODULE_SIG_MARKER)) return undefined;
-  const info = module.subarray(tail - SIG_STRUCT_SIZE, tail);
+  const trailer = readTrailer(bufferSource(module));
+  return trailer === undefined ? undefined : { ...trailer, unsigned: module.subarray(0, trailer.unsignedLength) };
+}
+
+/**
+ * The trailer read at its positions from the end of the module (a file or a Buffer): the marker, struct
+ * module_signature and the PKCS#7 blob — never the module itself (issue #17).
+ */
+export function readTrailer(src: ByteSource): SignatureTrailer | undefined {
+  const tail = src.size - MODULE_SIG_MARKER.length;
+  if (tail < SIG_STRUCT_SIZE) return undefined;
+  const end = src.read(tail - SIG_STRUCT_SIZE, SIG_STRUCT_SIZE + MODULE_SIG_MARKER.length);
+  if (!end.subarray(SIG_STRUCT_SIZE).equals(MODULE_SIG_MARKER)) return undefined;
+  const info = end.subarray(0, SIG_STRUCT_SIZE);
   const sigLength = info.readUInt32BE(8);
   const sigStart = tail - SIG_STRUCT_SIZE - sigLength;
-  const broken = (problem: string, unsigned = module.subarray(0, tail - SIG_STRUCT_SIZE)): AppendedSignature => ({
-    unsigned,
+  const broken = (problem: string, unsignedLength = tail - SIG_STRUCT_SIZE): SignatureTrailer => ({
+    unsignedLength,
     pkcs7: Buffer.alloc(0),
     signer: undefined,
     hash: undefined,
@@ -80,24 +101,29 @@ export function splitSignature(module: Buffer): AppendedSignature | undefined {
     problem,
   });
   if (sigStart < 0) return broken('the signature length runs past the start of the file');
-  const unsigned = module.subarray(0, sigStart);
-  if (info[2] !== PKEY_ID_PKCS7) return broken(`an old-style signature (id_type ${info[2]}), not PKCS#7`, unsigned);
-  const pkcs7 = module.subarray(sigStart, sigStart + sigLength);
+  if (info[2] !== PKEY_ID_PKCS7) return broken(`an old-style signature (id_type ${info[2]}), not PKCS#7`, sigStart);
+  if (sigLength > MAX_PKCS7_BYTES) return broken(`an implausibly large signature (${sigLength} bytes)`, sigStart);
+  const pkcs7 = Buffer.from(src.read(sigStart, sigLength));
   try {
     const parsed = parseSignedData(pkcs7);
-    return { unsigned, pkcs7, ...parsed, problem: undefined };
+    return { unsignedLength: sigStart, pkcs7, ...parsed, problem: undefined };
   } catch (error) {
     if (!(error instanceof DerError)) throw error;
-    return { ...broken(`an unreadable PKCS#7 signature (${error.message})`, unsigned), pkcs7 };
+    return { ...broken(`an unreadable PKCS#7 signature (${error.message})`, sigStart), pkcs7 };
   }
 }
 
 /** Appends the PKCS#7 blob, struct module_signature and the marker (what sign-file does). */
 export function appendSignature(unsigned: Buffer, pkcs7: Buffer): Buffer {
+  return Buffer.concat([unsigned, signatureTrailer(pkcs7)]);
+}
+
+/** What goes after the unsigned module: the PKCS#7 blob, struct module_signature and the marker. */
+export function signatureTrailer(pkcs7: Buffer): Buffer {
   const info = Buffer.alloc(SIG_STRUCT_SIZE);
   info[2] = PKEY_ID_PKCS7;
   info.writeUInt32BE(pkcs7.length, 8);
-  return Buffer.concat([unsigned, pkcs7, info, MODULE_SIG_MARKER]);
+  return Buffer.concat([pkcs7, info, MODULE_SIG_MARKER]);
 }
 
 /**
@@ -108,9 +134,35 @@ export function appendSignature(unsigned: Buffer, pkcs7: Buffer): Buffer {
  * the output is byte-identical to sign-file's and to `openssl cms -sign -binary -noattr -nocerts`.
  */
 export function buildSignedData(unsigned: Buffer, key: KeyObject, cert: CertInfo, hash: HashName): Buffer {
+  checkKeyType(key);
+  return signedDataFor(sign(hash, unsigned, key), key, cert, hash);
+}
+
+/** The module's bytes are hashed as they stream by (issue #17); the signature is made when the stream ends. */
+export function streamingSigner(key: KeyObject, cert: CertInfo, hash: HashName): Signing {
+  checkKeyType(key);
+  const signer = createSign(hash);
+  return {
+    update: (chunk) => {
+      signer.update(chunk);
+    },
+    finish: () => signedDataFor(signer.sign(key), key, cert, hash),
+  };
+}
+
+export interface Signing {
+  update(chunk: Uint8Array): void;
+  /** The PKCS#7 DER for everything passed to update(). */
+  finish(): Buffer;
+}
+
+function checkKeyType(key: KeyObject): void {
   const type = key.asymmetricKeyType;
   if (type !== 'rsa' && type !== 'ec') throw new Error(`cannot sign with a ${type} key`);
-  const signature = sign(hash, unsigned, key);
+}
+
+function signedDataFor(signature: Buffer, key: KeyObject, cert: CertInfo, hash: HashName): Buffer {
+  const type = key.asymmetricKeyType;
   const hashAlgorithm = sequence(oid(HASH_OID[hash]));
   const signatureAlgorithm =
     type === 'rsa' ? sequence(oid(OID.rsaEncryption), nullValue()) : sequence(oid(ECDSA_OID[hash]));
@@ -170,10 +222,34 @@ export function parseSignedData(pkcs7: Buffer): {
  * against its public key over the unsigned bytes (so a module changed after signing is signed again).
  */
 export function signedBy(sig: AppendedSignature, cert: CertInfo): boolean {
-  if (sig.signer === undefined || sig.hash === undefined || sig.signature === undefined) return false;
-  if (!identifies(sig.signer, cert)) return false;
+  if (!namesCert(sig, cert)) return false;
   try {
-    return verify(sig.hash, sig.unsigned, cert.x509.publicKey, sig.signature);
+    return verify(sig.hash as HashName, sig.unsigned, cert.x509.publicKey, sig.signature as Buffer);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the trailer claims to be by `cert`, readable enough to be checked. */
+export function namesCert(sig: SignatureTrailer, cert: CertInfo): boolean {
+  if (sig.signer === undefined || sig.hash === undefined || sig.signature === undefined) return false;
+  return identifies(sig.signer, cert);
+}
+
+/**
+ * signedBy() for a module on disk: the unsigned bytes are streamed through the verifier (issue #17). `onChunk` sees
+ * the same bytes, so a caller can hash them in this one pass.
+ */
+export async function signedByStream(
+  sig: SignatureTrailer,
+  cert: CertInfo,
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<boolean> {
+  if (!namesCert(sig, cert)) return false;
+  const verifier = createVerify(sig.hash as HashName);
+  for await (const chunk of chunks) verifier.update(chunk);
+  try {
+    return verifier.verify(cert.x509.publicKey, sig.signature as Buffer);
   } catch {
     return false;
   }

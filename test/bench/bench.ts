@@ -15,6 +15,7 @@ import { type ImportResult, imports } from './imports.js';
 import { type MirrorUpstream, mirrorBench, mirrorUpstream } from './mirror.js';
 import { Report } from './report.js';
 import { ensureTool, machine, onPath, singleExecutable } from './setup.js';
+import { bySize, SIZES_MIB, sizedPath } from './sizes.js';
 import { startup } from './startup.js';
 import { FILE_MIB, transfer } from './transfer.js';
 import { runCleanups } from './vitestStub.js';
@@ -60,6 +61,10 @@ export async function runBench(options: { root: string; work: string; built: Bui
     if (!('error' in sim)) files[sim.urlPath] = sim.module;
     const mirror: MirrorUpstream | undefined = ctx.gcc ? mirrorUpstream(ctx) : undefined; // issue 19
     Object.assign(files, mirror?.files);
+    // Issue #17: the --download flow and its memory for 5, 50 and 256 MiB modules.
+    const sized = ctx.gcc ? SIZES_MIB.map((mib) => simulatedKernel(mib * 1024 * 1024)) : [];
+    const sizes = sized.filter((s): s is Simulated => !('error' in s));
+    for (const s of sizes) files[sizedPath(s)] = s.module;
     log('starting the repository server (its own process)');
     server = await startServer(built.server, { files, blackholes: 2 });
 
@@ -73,6 +78,12 @@ export async function runBench(options: { root: string; work: string; built: Bui
     } else {
       await endToEnd(ctx, sim as Simulated, server.origin);
       await timeToFail(ctx, sim as Simulated, server.blackholes);
+    }
+    if (sizes.length === 0) {
+      report.section('sizes', '5. --download flow by module size');
+      report.note('sizes', 'skipped', 'error' in sim ? sim.error : 'no sized test module could be built');
+    } else {
+      await bySize(ctx, sizes, server.origin);
     }
     if (mirror === undefined) {
       report.section('mirror', '6. Mirror');

@@ -149,7 +149,7 @@ export async function endToEnd(ctx: BenchContext, sim: Simulated, origin: string
   report.note(
     section,
     'note',
-    'the cached and the downloaded module are both checked by checkModuleFile(), which reads the whole file into memory',
+    'the cached and the downloaded module are both checked by checkModuleFile(): positioned reads of header, section table and .modinfo',
   );
 }
 

@@ -164,7 +164,10 @@ async function streamingCheck(ctx: BenchContext, origin: string, bytes: number, 
   const inFlight: Record<Who, number[]> = { ours: [], curl: [] };
   const url = `${origin}/gen/${big}?watch=${encodeURIComponent(cache)}`;
   const s = await fetchBoth(ctx, url, big, { warmup: 0, rounds: 3 }, async (who) => {
-    const seen = (await (await fetch(`${origin}/in-flight`)).json()) as { maxBytes: number } | null;
+    // Once more on a failure: a kept-alive socket the server closed while idle (its 5 s keep-alive timeout) fails
+    // the first reuse, more often on a busy machine.
+    const ask = async () => (await (await fetch(`${origin}/in-flight`)).json()) as { maxBytes: number } | null;
+    const seen = await ask().catch(ask);
     if (seen !== null) inFlight[who].push(seen.maxBytes / MIB);
   });
   if (s === undefined) return;

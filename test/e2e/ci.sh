@@ -464,7 +464,8 @@ if [ "$mode" = sea ]; then
 else
   mkdir -p "$IR/usr/lib/falco-driver-loader"
   cp "$NODE_BIN" "$IR/usr/lib/falco-driver-loader/node"
-  cp "$BUNDLE" "$IR/usr/lib/falco-driver-loader/falco-driver-loader.cjs"
+  # The bundle and its on-demand chunks (undici, execa: packaging/bundle.mjs) side by side.
+  cp "${BUNDLE%.cjs}".*cjs "$IR/usr/lib/falco-driver-loader/"
   printf '#!/bin/sh\nexec /usr/lib/falco-driver-loader/node /usr/lib/falco-driver-loader/falco-driver-loader.cjs "$@"\n' \
     >"$IR/usr/bin/falco-driver-loader"
   chmod +x "$IR/usr/bin/falco-driver-loader"

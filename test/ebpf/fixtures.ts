@@ -2,9 +2,17 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A minimal ELF64 relocatable header for the given machine (247 = BPF, 62 = x86_64): what the checks read. */
+/**
+ * A minimal ELF64 relocatable object for the given machine (247 = BPF, 62 = x86_64): header, a `license` section, the
+ * section-name table and the section header table (null, license, .shstrtab) — what the checks read.
+ */
 export function elfObject(machine: number): Buffer {
-  const b = Buffer.alloc(64);
+  const license = Buffer.from('Dual MIT/GPL\0');
+  const names = Buffer.from('\0license\0.shstrtab\0');
+  const licenseAt = 64;
+  const namesAt = licenseAt + license.length;
+  const shoff = Math.ceil((namesAt + names.length) / 8) * 8;
+  const b = Buffer.alloc(shoff + 3 * 64);
   b.writeUInt32BE(0x7f454c46, 0);
   b[4] = 2; // ELFCLASS64
   b[5] = 1; // little endian
@@ -12,7 +20,22 @@ export function elfObject(machine: number): Buffer {
   b.writeUInt16LE(1, 16); // ET_REL
   b.writeUInt16LE(machine, 18);
   b.writeUInt32LE(1, 20);
+  b.writeBigUInt64LE(BigInt(shoff), 40); // e_shoff
   b.writeUInt16LE(64, 52); // e_ehsize
+  b.writeUInt16LE(64, 58); // e_shentsize
+  b.writeUInt16LE(3, 60); // e_shnum
+  b.writeUInt16LE(2, 62); // e_shstrndx
+  license.copy(b, licenseAt);
+  names.copy(b, namesAt);
+  const section = (i: number, name: number, type: number, offset: number, size: number) => {
+    const at = shoff + i * 64;
+    b.writeUInt32LE(name, at);
+    b.writeUInt32LE(type, at + 4);
+    b.writeBigUInt64LE(BigInt(offset), at + 24);
+    b.writeBigUInt64LE(BigInt(size), at + 32);
+  };
+  section(1, 1, 1, licenseAt, license.length); // PROGBITS "license"
+  section(2, 9, 3, namesAt, names.length); // STRTAB ".shstrtab"
   return b;
 }
 

@@ -65,7 +65,7 @@ describe('downloadVerified', () => {
   it('a matching checksum: kept, and the log says against which file', async () => {
     const server = await repo(`${DIGEST}  ${FILE}\n`);
     const { result, log, destination, left } = await fetchVerified(server.origin, true);
-    expect(result).toEqual({ ok: true, bytes: BODY.length });
+    expect(result).toEqual({ ok: true, bytes: BODY.length, sha256: DIGEST }); // hashed while it arrived
     expect(readFileSync(destination)).toEqual(BODY);
     expect(log).toContain(`* SHA256 checksum verified against ${server.origin}/7.0.0%2Bdriver/x86_64/SHA256SUMS`);
     expect(left).toEqual([]); // the sums' temp dir is gone

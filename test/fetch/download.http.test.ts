@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { closedPort, startServer } from '../helpers/httpServer.js';
@@ -14,6 +15,33 @@ describe('download over http', () => {
     expect(filesIn(got.dir)).toEqual(['falco_test_1.ko']);
     expect(server.requests.map((r) => r.url)).toEqual(['/driver/7.0.0%2Bdriver/x86_64/falco_test_1.ko']);
     expect(got.log).toEqual([expect.stringMatching(/^\* Downloaded 24000 bytes in [\d.]+ s$/)]);
+  });
+
+  it("digest: 'sha256' hashes the body as it arrives, for validate() and the result (issue #17)", async () => {
+    // Bigger than one write batch and than the collection interval, in small chunks.
+    const big = Buffer.alloc(5 * 1024 * 1024 + 123, 0x5a);
+    const server = await startServer((_req, res) => {
+      for (let at = 0; at < big.length; at += 65_536) res.write(big.subarray(at, at + 65_536));
+      res.end();
+    });
+    const seen: unknown[] = [];
+    const got = await fetchTo(
+      `${server.origin}/x.ko`,
+      { maxBytes: 64 * 1024 * 1024 },
+      {
+        digest: 'sha256',
+        validate: async (temp, received) => {
+          seen.push(received, readFileSync(temp).length);
+          return undefined;
+        },
+      },
+    );
+    const sha256 = createHash('sha256').update(big).digest('hex');
+    expect(got.result).toEqual({ ok: true, bytes: big.length, sha256 });
+    expect(seen).toEqual([{ bytes: big.length, sha256 }, big.length]);
+    expect(readFileSync(got.destination).equals(big)).toBe(true);
+    const plain = await fetchTo(`${server.origin}/x.ko`, { maxBytes: 64 * 1024 * 1024 });
+    expect(plain.result).toEqual({ ok: true, bytes: big.length });
   });
 
   it('reports 404 as not-found without retrying', async () => {

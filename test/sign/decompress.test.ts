@@ -3,7 +3,7 @@ import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { readModule } from '../../src/sign/decompress.js';
+import { type ReadModule, readModule } from '../../src/sign/decompress.js';
 import { tempDir } from '../helpers/tmp.js';
 import { moduleFor } from '../kmod/modules.js';
 import { hostProgram, skipNote } from './keys.js';
@@ -21,16 +21,30 @@ function compressed(kind: 'xz' | 'zst'): { raw: Buffer; file: string } {
   return { raw, file: `${plain}.${kind}` };
 }
 
+/** The bytes of the uncompressed file readModule() points at, read after the call and released. */
+function bytesOf(result: ReadModule): Buffer | { problem: string } {
+  if ('problem' in result) return { problem: result.problem };
+  try {
+    return readFileSync(result.file);
+  } finally {
+    result.release();
+  }
+}
+
 describe('reading compressed modules before signing', () => {
   it('.ko is read as is; .ko.gz with zlib', async () => {
     const dir = tempDir();
     const raw = readFileSync(moduleFor('6.1.0-13-amd64'));
     const gz = path.join(dir, 'falco.ko.gz');
     writeFileSync(gz, gzipSync(raw));
-    expect(await readModule(gz, dir, { PATH: '' })).toEqual({ data: raw });
+    expect(bytesOf(await readModule(gz, dir, { PATH: '' }))).toEqual(raw);
+    expect(readdirSync(dir)).toEqual(['falco.ko.gz']);
     const plain = path.join(dir, 'falco.ko');
     writeFileSync(plain, raw);
-    expect(await readModule(plain, dir, { PATH: '' })).toEqual({ data: raw });
+    const same = await readModule(plain, dir, { PATH: '' });
+    expect('file' in same && same.file).toBe(plain);
+    expect(bytesOf(same)).toEqual(raw);
+    expect(readFileSync(plain)).toEqual(raw);
   });
 
   it('a damaged .ko.gz is one line', async () => {
@@ -60,7 +74,7 @@ describe('reading compressed modules before signing', () => {
       const { raw, file } = compressed('xz');
       const before = readFileSync(file);
       const work = tempDir();
-      expect(await readModule(file, work, { PATH: path.dirname(xz as string) })).toEqual({ data: raw });
+      expect(bytesOf(await readModule(file, work, { PATH: path.dirname(xz as string) }))).toEqual(raw);
       expect(readFileSync(file).equals(before)).toBe(true);
       expect(readdirSync(work)).toEqual([]);
     },
@@ -69,7 +83,7 @@ describe('reading compressed modules before signing', () => {
   it.runIf(zstd !== undefined)('.ko.zst with zstd', async () => {
     const { raw, file } = compressed('zst');
     const work = tempDir();
-    expect(await readModule(file, work, { PATH: path.dirname(zstd as string) })).toEqual({ data: raw });
+    expect(bytesOf(await readModule(file, work, { PATH: path.dirname(zstd as string) }))).toEqual(raw);
     expect(readdirSync(work)).toEqual([]);
   });
 

@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bufferSource } from '../../src/artifact/elf.js';
 import { parseCert } from '../../src/sign/cert.js';
 import { describeSigner } from '../../src/sign/module.js';
 import {
@@ -9,8 +10,11 @@ import {
   buildSignedData,
   MODULE_SIG_MARKER,
   parseSignedData,
+  readTrailer,
   signedBy,
+  signedByStream,
   splitSignature,
+  streamingSigner,
 } from '../../src/sign/pkcs7.js';
 import { tempDir } from '../helpers/tmp.js';
 import { moduleFor } from '../kmod/modules.js';
@@ -45,6 +49,28 @@ describe('module signature trailer (module-signing.rst)', () => {
     expect(sig?.hash).toBe('sha256');
     expect(sig?.problem).toBeUndefined();
     expect(signedBy(sig as NonNullable<typeof sig>, parseCert(k.certDer))).toBe(true);
+  });
+
+  it('the streaming signer and verifier (issue #17) agree byte for byte with the in-memory ones', async () => {
+    const k = makeKey('Streaming test');
+    const cert = parseCert(k.certDer);
+    const module = readFileSync(moduleFor(RELEASE));
+    const signing = streamingSigner(k.key, cert, 'sha256');
+    for (let at = 0; at < module.length; at += 100) signing.update(module.subarray(at, at + 100));
+    const pkcs7 = signing.finish();
+    expect(pkcs7.equals(buildSignedData(module, k.key, cert, 'sha256'))).toBe(true);
+    const signed = appendSignature(module, pkcs7);
+    const trailer = readTrailer(bufferSource(signed));
+    expect(trailer?.unsignedLength).toBe(module.length);
+    async function* chunks(data: Buffer) {
+      yield data.subarray(0, 7);
+      yield data.subarray(7);
+    }
+    const t = trailer as NonNullable<typeof trailer>;
+    expect(await signedByStream(t, cert, chunks(module))).toBe(true);
+    const changed = Buffer.from(module);
+    changed.writeUInt8(changed.readUInt8(changed.length - 1) ^ 1, changed.length - 1);
+    expect(await signedByStream(t, cert, chunks(changed))).toBe(false);
   });
 
   it('an unsigned module has no trailer', () => {
