@@ -245,3 +245,20 @@ export const flatcarNote = {
   umountFailed: (tool: string, reason: string, copies: string) =>
     `** Cannot unmount the relocated ${tool} (${reason}): it stays bound to a copy in ${copies}; run umount ${tool}`,
 } as const;
+
+/** Kernel-source verification before the eBPF build unpacks and runs them as root (issue #13). */
+export const sourcesMsg = {
+  signedBy: (url: string, fingerprint: string) => `* Verified ${url} (signed by key ${fingerprint})`,
+  mirrorList: (url: string) => `* Using the mirror's checksum list ${url}`,
+  unverified: (file: string, variable: string) =>
+    `[WARNING] ${variable} is set: ${file} will be unpacked and built as root WITHOUT any integrity check (insecure)`,
+  badSignature: (url: string, reason: string, variable: string) =>
+    `Refusing the kernel sources: ${url} does not verify (${reason}); use an https kernel.org mirror, or set ${variable}=yes to build from unverified sources (insecure)`,
+  cannotVerify: (file: string, why: string, variable: string) =>
+    `Refusing the kernel sources: nothing can verify ${file} (${why}); serve a signed sha256sums.asc (or, from an https/file FALCO_DRIVER_LOADER_KERNEL_MIRROR, a sha256sums.txt), or set ${variable}=yes to build from unverified sources (insecure)`,
+  badList: (url: string, file: string) => `Refusing the kernel sources: ${url} lists no SHA-256 for ${file}`,
+  badKeys: (variable: string, file: string, reason: string) =>
+    `${variable}=${file} cannot be used as the kernel-source signing keys: ${reason}`,
+  mismatch: (file: string, actual: string, expected: string) =>
+    `Refusing ${file}: its SHA-256 is ${actual}, not ${expected} as the checksum list says`,
+} as const;
