@@ -134,9 +134,9 @@ export const lockMsg = {
   waiting: (pid: number, file: string, seconds: number) =>
     `* Waiting for another falco-driver-loader (pid ${pid}) to finish (lock ${file}, up to ${seconds} s)`,
   timeout: (pid: number, file: string, seconds: number) =>
-    `Another falco-driver-loader (pid ${pid}) still holds ${file} after ${seconds} s: wait for it to finish, or remove the file if that process is not a falco-driver-loader`,
+    `Another falco-driver-loader (pid ${pid}) still holds ${file} after ${seconds} s: wait for it to finish (the kernel releases its lock when it exits, however it exits)`,
   unusable: (file: string, reason: string) =>
-    `[WARNING] Cannot create the lock file ${file} (${reason}): running without protection against a concurrent falco-driver-loader`,
+    `[WARNING] Cannot use the lock file ${file} (${reason}): running without protection against a concurrent falco-driver-loader`,
   interrupted: (signal: string) => `falco-driver-loader: interrupted by ${signal}`,
 } as const;
 

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/args.js';
@@ -181,6 +181,34 @@ describe('legacy eBPF probe flow (legacy-loader.md §B.7)', () => {
     expect(w.bin.calls()).toEqual([`make -C ${path.join(w.sysroot, `usr/src/falco-${DRIVER}/bpf`)}`]);
     expect(readFileSync(w.cache)).toEqual(elfObject(247));
     expect(readlinkSync(w.link)).toBe(w.cache);
+  });
+
+  it('installing the built probe never writes through a symlink planted at the temp name (issue #13)', async () => {
+    const w = world();
+    const probe = path.join(tempDir(), 'probe.o');
+    writeBpfObject(probe);
+    w.env.FAKE_PROBE = probe;
+    fakeMake(w);
+    mkdirSync(path.join(w.sysroot, `usr/src/falco-${DRIVER}/bpf`), { recursive: true });
+    mkdirSync(path.dirname(w.cache), { recursive: true });
+    const victim = path.join(tempDir(), 'victim');
+    writeFileSync(victim, 'untouched');
+    symlinkSync(victim, path.join(path.dirname(w.cache), `.${FILE}.part-${process.pid}`));
+    const result = await run(w, ['bpf', '--compile']);
+    expect(result.code).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('untouched');
+    expect(readFileSync(w.cache)).toEqual(elfObject(247));
+  });
+
+  it('a FIFO at the cached probe path: one line, removed, no hang (issue #13)', async () => {
+    const w = world();
+    mkdirSync(path.dirname(w.cache), { recursive: true });
+    execFileSync('mkfifo', [w.cache]);
+    const result = await run(w, ['bpf', '--download']);
+    expect(result.stderr).toContain(
+      `* Rejected the cached probe ${w.cache}: it is a FIFO, not a regular file; removing it`,
+    );
+    expect(existsSync(w.cache)).toBe(false);
   });
 
   it('a failing make is a failure (the legacy script ignored it)', async () => {
