@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import semverCoerce from 'semver/functions/coerce.js';
 import semverGt from 'semver/functions/gt.js';
 import { ebpfMsg } from '../cli/messages.js';
+import { redactUrl } from '../cli/redact.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import { download } from '../fetch/download.js';
@@ -79,7 +80,7 @@ export async function prepareKernelSources(
   }
 
   const tarball = path.join(workDir, 'sources.tar.gz');
-  io.out(`* Downloading ${url}\n`);
+  io.out(`* Downloading ${redactUrl(url)}\n`);
   const base = downloadSettingsFrom(s, ctx.env, (line) => io.err(`${line}\n`));
   const result = await download(
     { url, destination: tarball, validate: check, log: (line) => io.err(`${line}\n`), ...(signal ? { signal } : {}) },

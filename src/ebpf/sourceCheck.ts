@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sourcesMsg } from '../cli/messages.js';
+import { redactText, redactUrl } from '../cli/redact.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import { download } from '../fetch/download.js';
@@ -48,9 +49,10 @@ export async function vanillaCheck(
   let why: string;
   if (signed.ok) {
     const verdict = verifyClearsigned(signed.text, keys);
-    if (!verdict.ok) throw new UserError(sourcesMsg.badSignature(signedUrl, verdict.reason, INSECURE_SOURCES));
-    ctx.io.out(`${sourcesMsg.signedBy(signedUrl, verdict.fingerprint)}\n`);
-    return digestCheck(fileName, listed(verdict.text, fileName, signedUrl));
+    if (!verdict.ok)
+      throw new UserError(sourcesMsg.badSignature(redactUrl(signedUrl), verdict.reason, INSECURE_SOURCES));
+    ctx.io.out(`${sourcesMsg.signedBy(redactUrl(signedUrl), verdict.fingerprint)}\n`);
+    return digestCheck(fileName, listed(verdict.text, fileName, redactUrl(signedUrl)));
   }
   why = `${signedUrl}: ${signed.reason}`;
   const scheme = new URL(dirUrl).protocol;
@@ -58,12 +60,12 @@ export async function vanillaCheck(
     const listUrl = `${dirUrl}/sha256sums.txt`;
     const list = await fetchText(ctx, listUrl, path.join(workDir, 'sha256sums.txt'), signal);
     if (list.ok) {
-      ctx.io.out(`${sourcesMsg.mirrorList(listUrl)}\n`);
-      return digestCheck(fileName, listed(list.text, fileName, listUrl));
+      ctx.io.out(`${sourcesMsg.mirrorList(redactUrl(listUrl))}\n`);
+      return digestCheck(fileName, listed(list.text, fileName, redactUrl(listUrl)));
     }
     why += `; ${listUrl}: ${list.reason}`;
   }
-  throw new UserError(sourcesMsg.cannotVerify(fileName, why, INSECURE_SOURCES));
+  throw new UserError(sourcesMsg.cannotVerify(fileName, redactText(why), INSECURE_SOURCES));
 }
 
 /**
@@ -84,12 +86,15 @@ export async function cosCheck(
   const sum = await fetchText(ctx, sumUrl, path.join(workDir, 'kernel-headers.tgz.sha256'), signal);
   if (sum.ok) {
     const digest = sum.text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-    if (!/^[0-9a-f]{64}$/.test(digest)) throw new UserError(sourcesMsg.badList(sumUrl, 'kernel-headers.tgz'));
+    if (!/^[0-9a-f]{64}$/.test(digest))
+      throw new UserError(sourcesMsg.badList(redactUrl(sumUrl), 'kernel-headers.tgz'));
     return digestCheck('kernel-headers.tgz', digest);
   }
   const scheme = new URL(url).protocol;
   if (scheme === 'https:' || scheme === 'file:') return noCheck;
-  throw new UserError(sourcesMsg.cannotVerify('kernel-headers.tgz', `${sumUrl}: ${sum.reason}`, INSECURE_SOURCES));
+  throw new UserError(
+    sourcesMsg.cannotVerify('kernel-headers.tgz', redactText(`${sumUrl}: ${sum.reason}`), INSECURE_SOURCES),
+  );
 }
 
 /** The built-in kernel.org key (its fingerprint re-checked), or the operator's key file instead. */

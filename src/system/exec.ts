@@ -30,7 +30,7 @@ export interface RunOptions {
 }
 
 /**
- * Every program runs as the leader of its own process group (detached), so that an interrupt or a timeout stops
+ * An interruptible program runs as the leader of its own process group (detached), so that an interrupt or a timeout stops
  * what it started too: dkms runs make, make runs the compiler, and signalling dkms alone left those running after
  * the loader had exited and released its lock (issue #13). Groups still running are listed here for the exit path.
  */
@@ -57,7 +57,9 @@ export async function run(program: string, args: readonly string[], options: Run
     env: options.env,
     extendEnv: false,
     reject: false,
-    detached: true,
+    // Only an interruptible run gets a group of its own: we forward the interrupt to it. Any other program (falcoctl,
+    // a version probe) stays in ours, so a terminal's Ctrl-C still reaches it directly.
+    detached: options.signal !== undefined,
     stdin: 'ignore',
     stdout: options.stdout ?? 'pipe',
     stderr: options.stderr ?? 'pipe',
@@ -65,7 +67,7 @@ export async function run(program: string, args: readonly string[], options: Run
     encoding: 'utf8',
     stripFinalNewline: false,
   });
-  const pgid = child.pid;
+  const pgid = options.signal === undefined ? undefined : child.pid;
   let stopTimer: NodeJS.Timeout | undefined;
   const stop = () => {
     if (pgid === undefined) return;
