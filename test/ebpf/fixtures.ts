@@ -2,9 +2,13 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A minimal ELF64 relocatable header for the given machine (247 = BPF, 62 = x86_64): what the checks read. */
-export function elfObject(machine: number): Buffer {
-  const b = Buffer.alloc(64);
+/**
+ * A minimal ELF64 relocatable object for the given machine (247 = BPF, 62 = x86_64): the header and a section table
+ * of one null section right after it, which is what the checks read. `headerOnly` gives the 64-byte header alone:
+ * a truncated object whose section table lies outside the file.
+ */
+export function elfObject(machine: number, headerOnly = false): Buffer {
+  const b = Buffer.alloc(headerOnly ? 64 : 128);
   b.writeUInt32BE(0x7f454c46, 0);
   b[4] = 2; // ELFCLASS64
   b[5] = 1; // little endian
@@ -12,7 +16,10 @@ export function elfObject(machine: number): Buffer {
   b.writeUInt16LE(1, 16); // ET_REL
   b.writeUInt16LE(machine, 18);
   b.writeUInt32LE(1, 20);
+  b.writeBigUInt64LE(64n, 40); // e_shoff
   b.writeUInt16LE(64, 52); // e_ehsize
+  b.writeUInt16LE(64, 58); // e_shentsize
+  b.writeUInt16LE(1, 60); // e_shnum
   return b;
 }
 

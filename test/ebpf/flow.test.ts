@@ -156,6 +156,20 @@ describe('legacy eBPF probe flow (legacy-loader.md §B.7)', () => {
     expect(readdirSync(path.dirname(w.cache))).toEqual([]);
   });
 
+  it('a truncated probe (a valid BPF ELF header and nothing else) is refused, never cached (issue #13)', async () => {
+    const w = world({ DRIVERS_REPO: `${server.url}/first,${server.url}/second` });
+    server.routes.set(`/first${REMOTE}`, elfObject(247, true));
+    server.routes.set(`/second${REMOTE}`, elfObject(247));
+    const result = await run(w, ['bpf', '--download']);
+    expect(result.stderr).toMatch(/it is truncated: its section table ends at byte 128, but the file has 64 bytes/);
+    expect(result.code).toBe(0);
+    expect(readFileSync(w.cache)).toEqual(elfObject(247));
+    // And a truncated file already in the cache is dropped rather than linked.
+    writeFileSync(w.cache, elfObject(247, true));
+    const again = await run(w, ['bpf', '--compile']);
+    expect(again.stderr).toMatch(/Rejected the cached probe .*: it is truncated/);
+  });
+
   it('a stale cached file that is not an eBPF object is removed, then downloaded again', async () => {
     const w = world();
     mkdirSync(path.dirname(w.cache), { recursive: true });
