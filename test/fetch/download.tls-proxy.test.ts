@@ -36,6 +36,25 @@ describe('download over https', () => {
     expect(readFileSync(got.destination, 'utf8')).toBe('module bytes');
   });
 
+  it('refuses an https → http redirect (a downgrade), unless insecure was asked (issue #13)', async () => {
+    const { key, cert } = selfSignedCert();
+    const plain = await startServer((_req, res) => res.end('module bytes'));
+    const server = await startServer((_req, res) => res.writeHead(302, { location: `${plain.origin}/y` }).end(), {
+      key,
+      cert,
+    });
+    const got = await fetchTo(`${server.origin}/x.ko`, { caFile: caFileFor(cert) });
+    expect(got.result).toEqual({
+      ok: false,
+      kind: 'http',
+      reason: `refusing the redirect from https to plain http (127.0.0.1:${plain.port}): use an https location`,
+    });
+    expect(plain.requests).toHaveLength(0);
+    expect(filesIn(got.dir)).toEqual([]);
+    const insecure = await fetchTo(`${server.origin}/x.ko`, { insecure: true });
+    expect(insecure.result).toEqual({ ok: true, bytes: 12 });
+  });
+
   it('reports an unreadable caFile as an io failure', async () => {
     const server = await ok(selfSignedCert());
     const missing = path.join(tempDir(), 'nope.pem');
