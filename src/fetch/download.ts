@@ -110,7 +110,9 @@ function classify(error: unknown, job: Job): Failure {
 async function fetchWithRetries(job: Job): Promise<number> {
   const { settings, options, request } = job;
   const undici = await import('undici');
-  const tls = { rejectUnauthorized: !settings.insecure, ...(await caOption(settings.caFile)) };
+  // SSL_CERT_FILE, as OpenSSL-based curl read it (issue #13: the README promised it); --cacert wins over it.
+  const caFile = settings.caFile ?? (options.env.SSL_CERT_FILE || undefined);
+  const tls = { rejectUnauthorized: !settings.insecure, ...(await caOption(caFile)) };
   for (let attempt = 0; ; attempt++) {
     // A fresh client per attempt: destroying it is the only sure way to stop a wedged proxy connection.
     const dispatcher = makeDispatcher(undici, job, tls);

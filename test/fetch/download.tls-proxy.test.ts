@@ -55,6 +55,16 @@ describe('download over https', () => {
     expect(insecure.result).toEqual({ ok: true, bytes: 12 });
   });
 
+  it('trusts the CA in SSL_CERT_FILE, as the README says (issue #13)', async () => {
+    const { key, cert } = selfSignedCert();
+    const server = await ok({ key, cert });
+    const got = await fetchTo(`${server.origin}/x.ko`, {}, { options: { env: { SSL_CERT_FILE: caFileFor(cert) } } });
+    expect(got.result).toEqual({ ok: true, bytes: 12 });
+    const missing = path.join(tempDir(), 'nope.pem');
+    const bad = await fetchTo(`${server.origin}/x.ko`, {}, { options: { env: { SSL_CERT_FILE: missing } } });
+    expect(bad.result).toMatchObject({ ok: false, kind: 'io', reason: expect.stringContaining(missing) });
+  });
+
   it('reports an unreadable caFile as an io failure', async () => {
     const server = await ok(selfSignedCert());
     const missing = path.join(tempDir(), 'nope.pem');
