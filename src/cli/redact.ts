@@ -22,7 +22,7 @@ export function redactUrl(text: string): string {
 
 /** Every word of a free-text message (an error, a reason) that carries an @ before its path is redacted. */
 export function redactText(text: string): string {
-  return text.replace(/[^\s'"()<>,]*@[^\s'"()<>,]*/g, (word) => redactUrl(word));
+  return text.replace(/[^\s'"()<>,]*@[^\s'"()<>,]+/g, (word) => redactUrl(word));
 }
 
 /** `Name: value` pairs as shown: names kept (they say what was sent), values hidden. */

@@ -136,20 +136,16 @@ function homeFromPasswd(): string {
   }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are refused
+const BAD_RELEASE = /[/\s\u0000-\u001f\u007f]/;
+
 /**
  * The raw release, not only the distro-fixed one (issue #13): on Debian the fixed release is rebuilt from the
  * version string, while the raw one goes to `dkms -k`, `/lib/modules/<release>/…` and falcoctl's argv.
  */
 function checkKernelRelease(release: Sourced<string>): void {
   const { value, source } = release;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are refused
-  if (
-    value === '' ||
-    value.length > 256 ||
-    value.startsWith('-') ||
-    value.includes('..') ||
-    /[/\s\u0000-\u001f\u007f]/.test(value)
-  ) {
+  if (value === '' || value.length > 256 || value.startsWith('-') || value.includes('..') || BAD_RELEASE.test(value)) {
     throw new UserError(
       `Invalid kernel release ${quoted(value)}: a kernel release, as uname -r prints it, has no spaces, '/', '..', control characters or leading '-' (from ${source})`,
     );
