@@ -34,7 +34,7 @@ export async function runLoader(ctx: Context): Promise<number> {
 
   const decision = await decide(ctx);
   if (decision.handOff.kind === 'falcoctl' && decision.falcoctl !== undefined) {
-    return runFalcoctl(ctx, decision.falcoctl, decision.handOff.argv);
+    return runFalcoctl(ctx, decision.falcoctl, decision.handOff.argv, decision.handOff.env);
   }
   const note = standaloneNote(decision);
   if (note !== undefined) io.out(`${note}\n`);

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { redactUrl } from '../cli/redact.js';
 import { quoted } from '../cli/text.js';
 import { UserError } from '../errors.js';
 
@@ -93,15 +94,15 @@ function checkRepo(repo: string): string {
     );
   }
   if (url.protocol === 'file:' && url.host !== '' && url.host !== 'localhost') {
-    throw new UserError(`DRIVERS_REPO entry ${quoted(repo)} names a remote host in a file URL: use file:///path`);
+    throw new UserError(
+      `DRIVERS_REPO entry ${quoted(redactUrl(repo))} names a remote host in a file URL: use file:///path`,
+    );
   }
   return repo;
 }
 
-/** Credentials in a repository URL are accepted and used, but never printed. */
-export function redactUrl(text: string): string {
-  return text.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/@\s]*@/, '$1***@');
-}
+/** Credentials in a repository URL are accepted and used, but never printed (one implementation: cli/redact.ts). */
+export { redactUrl };
 
 function checkPathPart(what: string, value: string): void {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point

@@ -89,7 +89,9 @@ export async function dryRun(ctx: Context): Promise<number> {
   );
   if (decision.handOff.kind === 'falcoctl') {
     out.push(row('decision', 'hand off: a real run would print the header, check root, then run'));
-    out.push(`    ${commandLine(decision.falcoctl?.path ?? 'falcoctl', decision.handOff.argv)}\n`);
+    out.push(
+      `    ${commandLine(decision.falcoctl?.path ?? 'falcoctl', decision.handOff.argv, decision.handOff.env)}\n`,
+    );
     ctx.io.out(out.join(''));
     return 0;
   }

@@ -137,9 +137,9 @@ export const lockMsg = {
   waiting: (pid: number, file: string, seconds: number) =>
     `* Waiting for another falco-driver-loader (pid ${pid}) to finish (lock ${file}, up to ${seconds} s)`,
   timeout: (pid: number, file: string, seconds: number) =>
-    `Another falco-driver-loader (pid ${pid}) still holds ${file} after ${seconds} s: wait for it to finish, or remove the file if that process is not a falco-driver-loader`,
+    `Another falco-driver-loader (pid ${pid}) still holds ${file} after ${seconds} s: wait for it to finish (the kernel releases its lock when it exits, however it exits)`,
   unusable: (file: string, reason: string) =>
-    `[WARNING] Cannot create the lock file ${file} (${reason}): running without protection against a concurrent falco-driver-loader`,
+    `[WARNING] Cannot use the lock file ${file} (${reason}): running without protection against a concurrent falco-driver-loader`,
   interrupted: (signal: string) => `falco-driver-loader: interrupted by ${signal}`,
 } as const;
 
@@ -259,4 +259,21 @@ export const checksumMsg = {
     `no checksum for this file at ${sumsUrl} (${why}) and FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM requires one; not kept`,
   notVerified: (sumsUrl: string, why: string) =>
     `* Could not read ${sumsUrl} (${why}): the download is not checksum-verified`,
+} as const;
+
+/** Kernel-source verification before the eBPF build unpacks and runs them as root (issue #13). */
+export const sourcesMsg = {
+  signedBy: (url: string, fingerprint: string) => `* Verified ${url} (signed by key ${fingerprint})`,
+  mirrorList: (url: string) => `* Using the mirror's checksum list ${url}`,
+  unverified: (file: string, variable: string) =>
+    `[WARNING] ${variable} is set: ${file} will be unpacked and built as root WITHOUT any integrity check (insecure)`,
+  badSignature: (url: string, reason: string, variable: string) =>
+    `Refusing the kernel sources: ${url} does not verify (${reason}); use an https kernel.org mirror, or set ${variable}=yes to build from unverified sources (insecure)`,
+  cannotVerify: (file: string, why: string, variable: string) =>
+    `Refusing the kernel sources: nothing can verify ${file} (${why}); serve a signed sha256sums.asc (or, from an https/file FALCO_DRIVER_LOADER_KERNEL_MIRROR, a sha256sums.txt), or set ${variable}=yes to build from unverified sources (insecure)`,
+  badList: (url: string, file: string) => `Refusing the kernel sources: ${url} lists no SHA-256 for ${file}`,
+  badKeys: (variable: string, file: string, reason: string) =>
+    `${variable}=${file} cannot be used as the kernel-source signing keys: ${reason}`,
+  mismatch: (file: string, actual: string, expected: string) =>
+    `Refusing ${file}: its SHA-256 is ${actual}, not ${expected} as the checksum list says`,
 } as const;

@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import { BUILD_DEFAULTS } from '../defaults.js';
 import { UserError } from '../errors.js';
+import { parseHeaderList } from '../fetch/headers.js';
 import { resolveSigning } from '../sign/config.js';
 import type { SigningConfig } from '../sign/material.js';
 import { run, which } from '../system/exec.js';
@@ -96,6 +97,9 @@ export async function resolveSettings(args: ParsedArgs, env: NodeJS.ProcessEnv, 
   const kernelVersion = kernelString(args.kernelVersion, env, 'DRIVER_KERNEL_VERSION', '--kernel-version', () =>
     platform.kernelVersion(),
   );
+  checkKernelRelease(kernelRelease);
+  const httpHeaders = args.httpHeaders ?? nonEmpty(env, 'FALCOCTL_DRIVER_HTTP_HEADERS');
+  parseHeaderList(httpHeaders); // bad headers are bad input: refused now, before anything is unloaded
 
   return {
     driver,
@@ -113,7 +117,7 @@ export async function resolveSettings(args: ParsedArgs, env: NodeJS.ProcessEnv, 
         ? { value: true, source: 'environment (FALCO_DRIVER_LOADER_REQUIRE_CHECKSUM)' }
         : { value: false, source: 'default' },
     curlOptions: env.DRIVER_CURL_OPTIONS ?? '',
-    httpHeaders: args.httpHeaders ?? nonEmpty(env, 'FALCOCTL_DRIVER_HTTP_HEADERS'),
+    httpHeaders,
     hostRoot: env.HOST_ROOT ?? '',
     home: nonEmpty(env, 'HOME') ?? homeFromPasswd(),
     tmpdir: nonEmpty(env, 'TMPDIR') ?? '/tmp',
@@ -135,6 +139,22 @@ function homeFromPasswd(): string {
     return os.homedir();
   } catch {
     return '/';
+  }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are refused
+const BAD_RELEASE = /[/\s\u0000-\u001f\u007f]/;
+
+/**
+ * The raw release, not only the distro-fixed one (issue #13): on Debian the fixed release is rebuilt from the
+ * version string, while the raw one goes to `dkms -k`, `/lib/modules/<release>/…` and falcoctl's argv.
+ */
+function checkKernelRelease(release: Sourced<string>): void {
+  const { value, source } = release;
+  if (value === '' || value.length > 256 || value.startsWith('-') || value.includes('..') || BAD_RELEASE.test(value)) {
+    throw new UserError(
+      `Invalid kernel release ${quoted(value)}: a kernel release, as uname -r prints it, has no spaces, '/', '..', control characters or leading '-' (from ${source})`,
+    );
   }
 }
 

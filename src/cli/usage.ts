@@ -71,7 +71,9 @@ Environment variables:
   FALCO_DRIVER_LOADER_MAX_DOWNLOAD_BYTES   largest download accepted, in bytes (default 512 MiB)
   FALCO_DRIVER_LOADER_LOCK_TIMEOUT_SECONDS how long to wait for another run's lock (default 120)
   FALCO_DRIVER_LOADER_RMMOD_WAIT_SECONDS   wait between rmmod attempts in the cleaning phase (default 5)
-  FALCO_DRIVER_LOADER_KERNEL_MIRROR        kernel.org mirror for eBPF kernel sources (default http://mirrors.edge.kernel.org/pub/linux/kernel)
+  FALCO_DRIVER_LOADER_KERNEL_MIRROR        kernel.org mirror for eBPF kernel sources (default https://mirrors.edge.kernel.org/pub/linux/kernel)
+  FALCO_DRIVER_LOADER_KERNEL_KEYS          OpenPGP key file that signs the mirror's sha256sums.asc (default: kernel.org's autosigner)
+  FALCO_DRIVER_LOADER_INSECURE_KERNEL_SOURCES  non-empty: build from kernel sources without verifying them (insecure)
   FALCO_DRIVER_LOADER_COS_TOOLS_URL        where COS kernel headers come from (default https://storage.googleapis.com/cos-tools)
   FALCO_DRIVER_LOADER_FALCOCTL  the falcoctl hand-off policy when --falcoctl is not given (auto, never, always)
   FALCO_DRIVER_LOADER_SYSROOT   (testing) resolve /proc, /sys, /lib/modules, /usr/src, /var/lib/dkms, /boot under this

@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import semverMajor from 'semver/functions/major.js';
 import semverValid from 'semver/functions/valid.js';
@@ -11,7 +12,7 @@ import { downloadSettingsFrom } from '../fetch/settings.js';
 import { relocateFlatcarTools, type ToolRelocation } from '../kmod/flatcar.js';
 import { kernelBuildEnv } from '../kmod/kernelDir.js';
 import { run } from '../system/exec.js';
-import { isDirectory } from '../system/fsCheck.js';
+import { isDirectory, notRegularFile } from '../system/fsCheck.js';
 import { sysPath } from '../system/sysroot.js';
 import { tmpdirProblem } from '../system/tmpdir.js';
 import { needsKernelSources, prepareKernelSources, SourcesUnavailable } from './kernelSources.js';
@@ -162,6 +163,12 @@ async function compileProbe(ctx: Context, signal: AbortSignal | undefined): Prom
 
 /** A cached file that is not an eBPF object is removed rather than symlinked (issue #4). */
 async function dropInvalid(ctx: Context, file: string, what: string): Promise<void> {
+  const odd = notRegularFile(file);
+  if (odd !== undefined) {
+    ctx.io.err(`${ebpfMsg.rejected(`${what} ${file}`, `${odd}; removing it`)}\n`);
+    rmSync(file, { recursive: true, force: true });
+    return;
+  }
   if (!existsSync(file)) return;
   const problem = await bpfObjectProblem(file);
   if (problem === undefined) return;
@@ -171,10 +178,17 @@ async function dropInvalid(ctx: Context, file: string, what: string): Promise<vo
 
 /** Copy beside the destination, then rename: the cache never holds a partial file. */
 function installFile(from: string, to: string): void {
-  const temp = path.join(path.dirname(to), `.${path.basename(to)}.part-${process.pid}`);
+  const random = randomBytes(6).toString('hex');
+  const temp = path.join(path.dirname(to), `.${path.basename(to)}.part-${process.pid}-${random}`);
   mkdirSync(path.dirname(to), { recursive: true });
-  copyFileSync(from, temp);
-  renameSync(temp, to);
+  // COPYFILE_EXCL creates the copy with O_EXCL: never through a symlink or into a file planted at that name.
+  copyFileSync(from, temp, constants.COPYFILE_EXCL);
+  try {
+    renameSync(temp, to);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }
 
 /** `ln -sf` done atomically: a new link beside the old one, renamed over it. */

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import semverCoerce from 'semver/functions/coerce.js';
 import semverGt from 'semver/functions/gt.js';
 import { ebpfMsg } from '../cli/messages.js';
+import { redactUrl } from '../cli/redact.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import { download } from '../fetch/download.js';
@@ -11,9 +12,10 @@ import { downloadSettingsFrom } from '../fetch/settings.js';
 import { kernelNumbers } from '../modern/support.js';
 import { run } from '../system/exec.js';
 import { sysPath } from '../system/sysroot.js';
+import { cosCheck, type TarballCheck, vanillaCheck } from './sourceCheck.js';
 
 /** Where kernel sources come from; overridable for air-gapped mirrors and for tests. */
-const KERNEL_MIRROR = 'http://mirrors.edge.kernel.org/pub/linux/kernel';
+const KERNEL_MIRROR = 'https://mirrors.edge.kernel.org/pub/linux/kernel';
 const COS_TOOLS = 'https://storage.googleapis.com/cos-tools';
 
 /** Extra environment for the probe's `make` (KERNELDIR, KBUILD_EXTRA_CPPFLAGS). */
@@ -46,6 +48,7 @@ export async function prepareKernelSources(
   let strip: boolean;
   let localVersion: string;
   let config: string | undefined;
+  let check: TarballCheck;
   const buildId = host.distro.osRelease.BUILD_ID ?? '';
   if (isCos) {
     if (!/^[0-9][0-9.]*$/.test(buildId)) {
@@ -57,6 +60,7 @@ export async function prepareKernelSources(
     url = `${(ctx.env.FALCO_DRIVER_LOADER_COS_TOOLS_URL ?? COS_TOOLS).replace(/\/+$/, '')}/${buildId}/kernel-headers.tgz`;
     strip = false;
     localVersion = '+';
+    check = await cosCheck(ctx, url, workDir, signal);
   } else {
     const k = kernelNumbers(release);
     if (k === undefined)
@@ -64,19 +68,22 @@ export async function prepareKernelSources(
     const version = k.patch === 0 ? `${k.major}.${k.minor}` : `${k.major}.${k.minor}.${k.patch}`;
     if (isMinikube) io.out(`${ebpfMsg.minikube((host.distro.minikubeVersionFile ?? '').trim())}\n`);
     else io.out(`${ebpfMsg.localSources(`${k.major}.${k.minor}.${k.patch}`)}\n`);
-    const mirror = (ctx.env.FALCO_DRIVER_LOADER_KERNEL_MIRROR ?? KERNEL_MIRROR).replace(/\/+$/, '');
-    url = `${mirror}/v${k.major}.x/linux-${version}.tar.gz`;
+    const custom = ctx.env.FALCO_DRIVER_LOADER_KERNEL_MIRROR;
+    const mirror = (custom || KERNEL_MIRROR).replace(/\/+$/, '');
+    const dir = `${mirror}/v${k.major}.x`;
+    url = `${dir}/linux-${version}.tar.gz`;
     strip = true;
     localVersion = isMinikube ? '' : `-${release.split('-')[1] ?? ''}`;
     config = findKernelConfig(ctx);
     io.out(`* Found kernel config at ${config}\n`);
+    check = await vanillaCheck(ctx, dir, `linux-${version}.tar.gz`, Boolean(custom), workDir, signal);
   }
 
   const tarball = path.join(workDir, 'sources.tar.gz');
-  io.out(`* Downloading ${url}\n`);
+  io.out(`* Downloading ${redactUrl(url)}\n`);
   const base = downloadSettingsFrom(s, ctx.env, (line) => io.err(`${line}\n`));
   const result = await download(
-    { url, destination: tarball, log: (line) => io.err(`${line}\n`), ...(signal ? { signal } : {}) },
+    { url, destination: tarball, validate: check, log: (line) => io.err(`${line}\n`), ...(signal ? { signal } : {}) },
     { ...base, maxTimeMs: Math.max(base.maxTimeMs, 30 * 60_000), maxBytes: Math.max(base.maxBytes, 4 * 1024 ** 3) },
     { env: ctx.env },
   );

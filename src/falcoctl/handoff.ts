@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { redactArgument, redactUrl } from '../cli/redact.js';
 import type { Context } from '../context.js';
 import { UserError } from '../errors.js';
 import { parseCurlOptions } from '../fetch/curlOptions.js';
@@ -72,8 +73,14 @@ export function standaloneNote(decision: Decision): string | undefined {
   return `* Not handing off to falcoctl ${decision.falcoctl.version}: ${decision.handOff.reason}; running standalone`;
 }
 
-export function commandLine(path: string, argv: readonly string[]): string {
-  return [path, ...argv].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+/**
+ * The falcoctl command as shown to the user: one place (cli/redact.ts) hides URL credentials and header values.
+ * Header values stay on falcoctl's argv (it reads them from no variable or file), so `ps` shows them: see README.
+ */
+export function commandLine(path: string, argv: readonly string[], env: Readonly<Record<string, string>> = {}): string {
+  const quote = (a: string) => (/^[\w@%+=:,./*-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
+  const assignments = Object.entries(env).map(([k, v]) => `${k}=${quote(v.split(';').map(redactUrl).join(';'))}`);
+  return [...assignments, quote(path), ...argv.map((a) => quote(redactArgument(a)))].join(' ');
 }
 
 /**
@@ -81,9 +88,14 @@ export function commandLine(path: string, argv: readonly string[]): string {
  * where falcoctl is known to lie: `install` exits 0 when insmod fails (falcoctl-driver.md §11.1), so a kmod install
  * is only a success when /sys/module/<name> exists afterwards.
  */
-export async function runFalcoctl(ctx: Context, falcoctl: Falcoctl, argv: readonly string[]): Promise<number> {
-  ctx.io.out(`* Handing off to falcoctl: ${commandLine(falcoctl.path, argv)}\n`);
-  const result = await run(falcoctl.path, argv, { env: ctx.env, stdout: 'inherit', stderr: 'inherit' });
+export async function runFalcoctl(
+  ctx: Context,
+  falcoctl: Falcoctl,
+  argv: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<number> {
+  ctx.io.out(`* Handing off to falcoctl: ${commandLine(falcoctl.path, argv, env)}\n`);
+  const result = await run(falcoctl.path, argv, { env: { ...ctx.env, ...env }, stdout: 'inherit', stderr: 'inherit' });
   if (result.failure !== undefined) {
     ctx.io.err(`falcoctl could not be run: ${result.failure}\n`);
     return 1;

@@ -28,7 +28,12 @@ export interface HandOffRequest {
 }
 
 export type HandOff =
-  | { readonly kind: 'falcoctl'; readonly argv: readonly string[] }
+  | {
+      readonly kind: 'falcoctl';
+      readonly argv: readonly string[];
+      /** Set for falcoctl on top of ours: secrets that must not be on its argv, which every local user can read. */
+      readonly env?: Readonly<Record<string, string>>;
+    }
   | { readonly kind: 'standalone'; readonly reason: string };
 
 /** The legacy `ebpf` type was dropped from falcoctl in 0.13.0 (falcoctl-driver.md §0). */
@@ -74,6 +79,14 @@ export function translate(request: HandOffRequest, falcoctl: Falcoctl | undefine
   const missing = wants.filter((flag) => !falcoctl.installFlags.has(flag));
   if (missing.length > 0) return standalone(`falcoctl ${v} does not accept ${missing.join(', ')}`);
 
+  // Repository credentials go through FALCOCTL_DRIVER_REPOS (read when no --repo is given), not argv (issue #13).
+  // Its value is split on whitespace and ';', so a URL holding one of those cannot travel that way.
+  const privateRepos = request.repos.some(hasCredentials);
+  if (privateRepos && request.repos.some((repo) => /[;\s]/.test(repo))) {
+    return standalone(
+      "a repository URL with credentials contains ';' or a space, which FALCOCTL_DRIVER_REPOS cannot carry",
+    );
+  }
   const type = request.clean
     ? 'kmod'
     : { kmod: 'kmod', ebpf: 'ebpf', modern_ebpf: 'modern_ebpf', auto: 'modern_ebpf,kmod' }[request.driver];
@@ -83,7 +96,7 @@ export function translate(request: HandOffRequest, falcoctl: Falcoctl | undefine
     `--type=${type}`,
     `--name=${request.driverName}`,
     `--version=${request.driverVersion}`,
-    ...request.repos.map((repo) => `--repo=${repo}`),
+    ...(privateRepos ? [] : request.repos.map((repo) => `--repo=${repo}`)),
     `--host-root=${request.hostRoot === '' ? '/' : request.hostRoot}`,
     `--kernelrelease=${request.kernelRelease}`,
     `--kernelversion=${request.kernelVersion}`,
@@ -94,7 +107,15 @@ export function translate(request: HandOffRequest, falcoctl: Falcoctl | undefine
     if (headers.length > 0) argv.push(`--http-headers=${headers.map(([k, val]) => `${k}: ${val}`).join(',')}`);
     argv.push(`--http-timeout=${Math.ceil((request.curl.maxTimeMs ?? 60_000) / 1000)}s`);
   }
-  return { kind: 'falcoctl', argv };
+  return privateRepos
+    ? { kind: 'falcoctl', argv, env: { FALCOCTL_DRIVER_REPOS: request.repos.join(';') } }
+    : { kind: 'falcoctl', argv };
+}
+
+function hasCredentials(repo: string): boolean {
+  if (!URL.canParse(repo)) return repo.includes('@');
+  const url = new URL(repo);
+  return url.username !== '' || url.password !== '';
 }
 
 /** What falcoctl's flags cannot carry (falcoctl-driver.md §4, §10, §11). */

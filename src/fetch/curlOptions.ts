@@ -215,6 +215,10 @@ function parseHeader(text: string, option: string): [string, string] | undefined
   }
   const name = match[1] as string;
   const value = match[2];
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: CR/LF would split the request (issue #13)
+  if (value !== undefined && /[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
+    throw new UserError(`${NAME}: ${option} ${name}: its value contains a control character such as CR or LF`);
+  }
   if (value === undefined) return [name, ''];
   return value.trim() === '' ? undefined : [name, value.trim()];
 }

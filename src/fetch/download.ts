@@ -111,7 +111,9 @@ function classify(error: unknown, job: Job): Failure {
 async function fetchWithRetries(job: Job): Promise<Received> {
   const { settings, options, request } = job;
   const undici = await loadUndici();
-  const tls = { rejectUnauthorized: !settings.insecure, ...(await caOption(settings.caFile)) };
+  // SSL_CERT_FILE, as OpenSSL-based curl read it (issue #13: the README promised it); --cacert wins over it.
+  const caFile = settings.caFile ?? (options.env.SSL_CERT_FILE || undefined);
+  const tls = { rejectUnauthorized: !settings.insecure, ...(await caOption(caFile)) };
   for (let attempt = 0; ; attempt++) {
     // A fresh client per attempt: destroying it is the only sure way to stop a wedged proxy connection.
     const dispatcher = makeDispatcher(undici, job, tls);
@@ -147,8 +149,9 @@ async function attemptOnce(send: typeof import('undici').request, dispatcher: Di
   let url = first;
   try {
     for (let hops = 0; ; hops++) {
-      // curl -L without --location-trusted: credentials stay with the origin they were given for.
-      const hopHeaders = url.origin === first.origin ? headers : withoutCredentials(headers);
+      // curl -L without --location-trusted: credentials stay with the origin they were given for, and so do the
+      // custom headers (--http-headers, curl -H), which are as often secrets (PRIVATE-TOKEN) (issue #13).
+      const hopHeaders = url.origin === first.origin ? headers : { 'user-agent': headers['user-agent'] as string };
       // undici 7 crashes (assert(!this.paused), nodejs/undici#5360) when a server closes the connection right after
       // the body while its parser is paused for backpressure. A buffer as large as any accepted body never asks it to
       // pause; memory still stays flat because tempFile.ts writes each chunk synchronously as it arrives.
@@ -166,6 +169,13 @@ async function attemptOnce(send: typeof import('undici').request, dispatcher: Di
       const next = URL.canParse(location, url.href) ? new URL(location, url) : undefined;
       if (next === undefined || (next.protocol !== 'http:' && next.protocol !== 'https:')) {
         throw new Failure('http', `HTTP ${code} redirect to an unusable location from ${url.host}`);
+      }
+      // A module protected only by TLS must not arrive over plain HTTP (issue #13); insecure says TLS may go.
+      if (url.protocol === 'https:' && next.protocol === 'http:' && !job.settings.insecure) {
+        throw new Failure(
+          'http',
+          `refusing the redirect from https to plain http (${next.host}): use an https location`,
+        );
       }
       if (seen.has(next.href))
         throw new Failure('http', `redirect loop: ${next.origin}${next.pathname} redirects back`);
@@ -307,11 +317,6 @@ function baseHeaders(settings: DownloadSettings, urlAuth: string | undefined): R
     headers[key] = prior === undefined ? value : `${prior}, ${value}`;
   }
   return headers;
-}
-
-function withoutCredentials(headers: Record<string, string>): Record<string, string> {
-  const { authorization: _a, cookie: _c, ...rest } = headers;
-  return rest;
 }
 
 /** undici ignores user:password@ in a URL; curl sent it as Basic auth. */

@@ -1,3 +1,4 @@
+import { redactText } from '../cli/redact.js';
 import type { DownloadFailureKind } from './types.js';
 
 /** Carries a classified failure up through the retry loop; `retry` says whether another attempt may help. */
@@ -84,6 +85,5 @@ export function describe(error: unknown): string {
 
 export const seconds = (ms: number): string => (ms / 1000).toFixed(1).replace(/\.0$/, '');
 
-/** One line, and never the user:password@ of any URL an error message may quote. */
-export const scrub = (reason: string): string =>
-  reason.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1***@').replace(/\s*\n\s*/g, ' ');
+/** One line, and never the user:password@ of any URL an error message may quote (cli/redact.ts decides). */
+export const scrub = (reason: string): string => redactText(reason).replace(/\s*\n\s*/g, ' ');

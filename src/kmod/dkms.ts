@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fchmodSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { kmodMsg, kmodNote } from '../cli/messages.js';
 import { readEnforcement, refusesUnsigned } from '../sign/diagnose.js';
@@ -15,6 +15,8 @@ import { checkModuleFile, compressionOf } from './verify.js';
 /** driverkit gives one DKMS build 1000 s (driver-artifacts.md (b)). */
 const DKMS_TIMEOUT_MS = 1_000_000;
 const MODULE_SUFFIXES = ['.ko', '.ko.gz', '.ko.xz', '.ko.zst'];
+/** `<TMPDIR>/falco-dkms-make-XXXXXX/make`. */
+const WRAPPER_PREFIX = 'falco-dkms-make-';
 
 type Outcome = 'loaded' | 'next' | 'stop';
 
@@ -55,7 +57,7 @@ export async function buildWithDkms(s: KmodSession): Promise<boolean> {
 /** TMPDIR holds the make wrapper: checked once, not once per compiler, and missing is one line (issue #8). */
 function tmpdirUsable(s: KmodSession): boolean {
   const { tmpdir } = s.ctx.settings;
-  const wrapper = path.join(tmpdir, 'falco-dkms-make');
+  const wrapper = path.join(tmpdir, WRAPPER_PREFIX);
   if (/['\n\r]/.test(wrapper)) {
     warn(s, kmodNote.badWrapperPath(wrapper));
     return false;
@@ -68,9 +70,20 @@ function tmpdirUsable(s: KmodSession): boolean {
 async function buildOnce(s: KmodSession, dkms: string, gcc: Gcc): Promise<Outcome> {
   const name = s.ctx.settings.driverName.value;
   say(s, kmodMsg.tryingDkms(name, gcc.path));
-  const wrapper = path.join(s.ctx.settings.tmpdir, 'falco-dkms-make');
-  if (!writeMakeWrapper(s, wrapper, gcc.path)) return 'next';
+  // A fresh private directory (mkdtemp, 0700) per attempt: a fixed name in a shared /tmp could be taken by any
+  // local user first (issue #13). Removed in `finally`, and by the exit hook if the run ends without unwinding.
+  let dir: string;
   try {
+    dir = mkdtempSync(path.join(s.ctx.settings.tmpdir, WRAPPER_PREFIX));
+  } catch (error) {
+    warn(s, kmodNote.wrapperFailed(path.join(s.ctx.settings.tmpdir, WRAPPER_PREFIX), (error as Error).message));
+    return 'next';
+  }
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.on('exit', removeDir);
+  const wrapper = path.join(dir, 'make');
+  try {
+    if (!writeMakeWrapper(s, wrapper, gcc.path)) return 'next';
     // -k is the real release (legacy passed the Debian-rewritten one, so dkms targeted a kernel that does not exist).
     const result = await run(
       dkms,
@@ -92,7 +105,8 @@ async function buildOnce(s: KmodSession, dkms: string, gcc: Gcc): Promise<Outcom
       return 'next';
     }
   } finally {
-    rmSync(wrapper, { force: true });
+    removeDir();
+    process.off('exit', removeDir);
   }
   say(s, kmodMsg.dkmsInstalled(name));
   return loadBuiltModule(s);
@@ -167,7 +181,7 @@ export function headersAdvice(osId: string | undefined, release: string): string
 }
 
 /**
- * `<TMPDIR>/falco-dkms-make` runs `make CC=<gcc> "$@"` (0.26, falco#1407; TMPDIR since 0.35, falco#2517). The gcc
+ * `<TMPDIR>/falco-dkms-make-XXXXXX/make` runs `make CC=<gcc> "$@"` (0.26, falco#1407; TMPDIR since 0.35, falco#2517). The gcc
  * path comes from our own directory listing and is single-quoted; dkms evaluates MAKE='<wrapper>' in a shell, so a
  * wrapper path with a quote is refused. An existing file or symlink is removed first and the new file created
  * with O_EXCL, so a planted symlink in a shared /tmp is never written through.

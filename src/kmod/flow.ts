@@ -78,5 +78,6 @@ export function lockOptions(ctx: Context): LockOptions {
     timeoutMs: envSeconds(ctx.env, ENV.lockTimeout, DEFAULT_LOCK_TIMEOUT_SECONDS) * 1000,
     log: (line) => ctx.io.out(`${line}\n`),
     warn: (line) => ctx.io.err(`${line}\n`),
+    env: ctx.env,
   };
 }

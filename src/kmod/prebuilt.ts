@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { redactUrl } from '../artifact/plan.js';
 import { filenameBlock, kmodMsg, kmodNote } from '../cli/messages.js';
 import type { DownloadResult, DownloadSettings } from '../fetch/types.js';
+import { notRegularFile } from '../system/fsCheck.js';
 import { insmod } from './insmod.js';
 import { expectation, type KmodSession, say, warn } from './session.js';
 import { checkModuleFile } from './verify.js';
@@ -26,6 +27,12 @@ export async function loadCached(s: KmodSession): Promise<boolean> {
     }),
   );
   const file = plan.kmod.cachePath;
+  const odd = notRegularFile(file);
+  if (odd !== undefined) {
+    rmSync(file, { recursive: true, force: true });
+    warn(s, kmodNote.cachedRejected(name, file, odd));
+    return false;
+  }
   if (!existsSync(file)) return false;
   say(s, kmodMsg.foundCached(name, file));
   const why = await checkModuleFile(file, expectation(s), undefined);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -28,20 +29,65 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * An interruptible program runs as the leader of its own process group (detached), so that an interrupt or a timeout stops
+ * what it started too: dkms runs make, make runs the compiler, and signalling dkms alone left those running after
+ * the loader had exited and released its lock (issue #13). Groups still running are listed here for the exit path.
+ */
+const liveGroups = new Set<number>();
+const KILL_AFTER_MS = 1000;
+
+/** SIGKILL to every process group still running: the last thing the loader does when it exits on a signal. */
+export function killRunningGroups(): void {
+  for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
 export async function run(program: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   const { execa } = await import('execa');
-  const result = await execa(program, args, {
+  options.signal?.throwIfAborted();
+  const child = execa(program, args, {
     env: options.env,
     extendEnv: false,
     reject: false,
+    // Only an interruptible run gets a group of its own: we forward the interrupt to it. Any other program (falcoctl,
+    // a version probe) stays in ours, so a terminal's Ctrl-C still reaches it directly.
+    detached: options.signal !== undefined,
     stdin: 'ignore',
     stdout: options.stdout ?? 'pipe',
     stderr: options.stderr ?? 'pipe',
     ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
-    ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
     encoding: 'utf8',
     stripFinalNewline: false,
   });
+  const pgid = options.signal === undefined ? undefined : child.pid;
+  let stopTimer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (pgid === undefined) return;
+    signalGroup(pgid, 'SIGTERM');
+    stopTimer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), KILL_AFTER_MS);
+    stopTimer.unref();
+  };
+  if (pgid !== undefined) liveGroups.add(pgid);
+  options.signal?.addEventListener('abort', stop, { once: true });
+  let result: Awaited<typeof child> | undefined;
+  try {
+    result = await child;
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
+    // A timed-out or interrupted program may leave children behind in its group: none may outlive the step.
+    const cut = options.signal?.aborted === true || result === undefined || result.timedOut;
+    if (pgid !== undefined && cut) signalGroup(pgid, 'SIGKILL');
+    if (stopTimer !== undefined) clearTimeout(stopTimer);
+    if (pgid !== undefined) liveGroups.delete(pgid);
+  }
   options.signal?.throwIfAborted();
   const failure = result.failed && result.exitCode === undefined ? result.shortMessage : undefined;
   return {
@@ -50,6 +96,20 @@ export async function run(program: string, args: readonly string[], options: Run
     stderr: typeof result.stderr === 'string' ? result.stderr : '',
     failure,
   };
+}
+
+/**
+ * `program args` with our open file `fd` as its fd 3, synchronously: flock(1) locks the open file description,
+ * which this process keeps after flock exits (system/lock.ts). Returns the exit code, or undefined if it could not run.
+ */
+export function runWithFd(
+  program: string,
+  args: readonly string[],
+  fd: number,
+  env: NodeJS.ProcessEnv,
+): number | undefined {
+  const result = spawnSync(program, args, { env, stdio: ['ignore', 'ignore', 'ignore', fd], timeout: 10_000 });
+  return result.error === undefined && result.status !== null ? result.status : undefined;
 }
 
 /** `command -v`: the first executable regular file named `program` on PATH, without spawning anything. */

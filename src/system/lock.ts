@@ -1,15 +1,23 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { lockMsg } from '../cli/messages.js';
 import { UserError } from '../errors.js';
+import { killRunningGroups, runWithFd, which } from './exec.js';
+import { isFile } from './fsCheck.js';
 
 /**
  * One loader at a time (issue #3): two runs at once (an init container restarted while the old one still runs, a
  * package post-install racing a systemd unit) would rmmod each other's module, `dkms remove` each other's build and
- * write the same cache file. The lock is a file created with O_EXCL holding `<pid> <token>`; a lock whose pid is
- * gone is stale and taken over.
+ * write the same cache file.
+ *
+ * The lock is a kernel lock, flock(2) on `$HOME/.falco/.lock` (issue #13): liveness is the kernel's answer, not a
+ * guess from a pid, which was wrong across PID namespaces (the loader is PID 1 in its image, so a stale lock named a
+ * pid alive everywhere; a holder in another namespace looked dead). Node has no flock(), so util-linux's flock(1)
+ * is run on a file descriptor we opened and pass down as its fd 3: the lock belongs to that open file description,
+ * which we keep after flock(1) exits, and the kernel drops it when we close it or die (SIGKILL, OOM, crash). The
+ * file is never deleted (deleting a flock'd file lets two runs lock two different inodes); it holds the holder's
+ * pid, for the "waiting" line only.
  */
 export interface LockOptions {
   readonly file: string;
@@ -19,6 +27,8 @@ export interface LockOptions {
   readonly log: (line: string) => void;
   /** Where the "running without a lock" warning goes (stderr in the CLI). */
   readonly warn: (line: string) => void;
+  /** Where flock(1) is looked up (PATH). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface HeldLock {
@@ -28,26 +38,28 @@ export interface HeldLock {
 const EXIT_CODES: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGINT: 130, SIGTERM: 143 };
 /** After a signal, how long the flow gets to clean up before the process exits anyway (a child may not stop). */
 const GRACE_MS = 2000;
-/** A lock file without a readable pid is being written right now, unless it is older than this. */
-const UNREADABLE_STALE_MS = 5000;
 
 /**
- * Runs `body` holding the lock. SIGINT/SIGTERM release the lock at once, abort `signal` so the flow stops between
- * steps, and end the run with 130/143 (a second signal, or a step that does not stop within GRACE_MS, exits at once).
+ * Runs `body` holding the lock. SIGINT/SIGTERM abort `signal`, which stops the running program's whole process
+ * group, so the flow stops between steps, and end the run with 130/143 (a second signal, or a step that does not
+ * stop within GRACE_MS, kills what is left and exits at once). The lock is released once nothing of ours runs.
  */
 export async function withLock<T>(options: LockOptions, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   let held: HeldLock | undefined;
   let caught: NodeJS.Signals | undefined;
+  const exitNow = (code: number) => {
+    killRunningGroups();
+    process.exit(code);
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     const code = EXIT_CODES[signal] ?? 1;
-    if (caught !== undefined) process.exit(code);
+    if (caught !== undefined) exitNow(code);
     caught = signal;
-    held?.release();
     controller.abort(new Error(signal));
     setTimeout(() => {
       options.warn(lockMsg.interrupted(signal));
-      process.exit(code);
+      exitNow(code);
     }, GRACE_MS).unref();
   };
   const onExit = () => held?.release();
@@ -71,102 +83,114 @@ export async function withLock<T>(options: LockOptions, body: (signal: AbortSign
 export async function acquireLock(options: LockOptions, signal?: AbortSignal): Promise<HeldLock> {
   const { file, timeoutMs } = options;
   const pollMs = options.pollMs ?? 250;
-  const content = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
+  const env = options.env ?? process.env;
   const deadline = Date.now() + timeoutMs;
   let announced = false;
   try {
     mkdirSync(path.dirname(file), { recursive: true });
   } catch (error) {
-    return unlocked(options, error);
+    return unlocked(options, codeOf(error));
   }
-  for (;;) {
-    signal?.throwIfAborted();
-    let created: boolean;
-    try {
-      created = createExclusive(file, content);
-    } catch (error) {
-      return unlocked(options, error);
+  const flock = findFlock(env);
+  if (flock === undefined) return unlocked(options, 'flock(1) from util-linux is not installed');
+  const fd = openLockFile(file);
+  if (typeof fd === 'string') return unlocked(options, fd);
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      const status = runWithFd(flock, ['-x', '-n', '3'], fd, env);
+      if (status === 0) return heldLock(fd);
+      if (status !== 1) {
+        closeSync(fd);
+        return unlocked(options, `${flock} -x -n failed${status === undefined ? ' to run' : ` with ${status}`}`);
+      }
+      const pid = holderPid(fd);
+      if (Date.now() >= deadline) throw new UserError(lockMsg.timeout(pid, file, timeoutMs / 1000));
+      if (!announced) options.log(lockMsg.waiting(pid, file, timeoutMs / 1000));
+      announced = true;
+      await sleep(Math.max(1, Math.min(pollMs, deadline - Date.now())), undefined, signal ? { signal } : {});
     }
-    if (created) return heldLock(file, content);
-    const holder = readHolder(file);
-    if (holder === undefined) continue; // released between our attempt and the read: try again at once
-    if (holder.stale) {
-      await takeOver(file, holder.content, pollMs, signal);
-      continue;
-    }
-    const pid = holder.pid ?? 0;
-    if (Date.now() >= deadline) throw new UserError(lockMsg.timeout(pid, file, timeoutMs / 1000));
-    if (!announced) options.log(lockMsg.waiting(pid, file, timeoutMs / 1000));
-    announced = true;
-    await sleep(Math.max(1, Math.min(pollMs, deadline - Date.now())), undefined, signal ? { signal } : {});
+  } catch (error) {
+    closeQuietly(fd);
+    throw error;
   }
+}
+
+/**
+ * Opened without following a symlink and without blocking (a FIFO would block open() forever), then checked to be a
+ * regular file: anything else at the lock path is one warning, never a spin or a hang (issue #13).
+ */
+function openLockFile(file: string): number | string {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === 'ELOOP') return 'ELOOP: it is a symbolic link; remove it';
+    if (code === 'EISDIR') return 'EISDIR: it is a directory; remove it';
+    return code;
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    return 'it is not a regular file (a FIFO, socket or device); remove it';
+  }
+  return fd;
+}
+
+/** On PATH, else where util-linux puts it: the lock must not depend on a caller's trimmed PATH. */
+function findFlock(env: NodeJS.ProcessEnv): string | undefined {
+  return which('flock', env) ?? ['/usr/bin/flock', '/bin/flock'].find((f) => isFile(f));
 }
 
 /** A lock that cannot even be created (read-only HOME) must not stop a --clean in a package pre-remove script. */
-function unlocked(options: LockOptions, error: unknown): HeldLock {
-  const code = (error as NodeJS.ErrnoException).code ?? String(error);
-  options.warn(lockMsg.unusable(options.file, code));
+function unlocked(options: LockOptions, reason: string): HeldLock {
+  options.warn(lockMsg.unusable(options.file, reason));
   return { release: () => undefined };
 }
 
-function createExclusive(file: string, content: string): boolean {
-  let fd: number;
+function heldLock(fd: number): HeldLock {
   try {
-    fd = openSync(file, 'wx', 0o644);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`, 0);
+  } catch {
+    // the pid is informative only
   }
-  try {
-    writeSync(fd, content);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
-}
-
-function heldLock(file: string, content: string): HeldLock {
   let released = false;
   return {
     release: () => {
       if (released) return;
       released = true;
-      // Only our own lock: after a takeover the file may belong to someone else.
-      if (readText(file) === content) unlinkQuietly(file);
+      closeQuietly(fd); // the last reference to the open file description: the kernel drops the flock
     },
   };
 }
 
-interface Holder {
-  readonly content: string;
-  readonly pid: number | undefined;
-  readonly stale: boolean;
-}
-
-function readHolder(file: string): Holder | undefined {
-  const content = readText(file);
-  if (content === undefined) return undefined;
-  const pid = Number(content.split(/\s/)[0]);
-  if (Number.isSafeInteger(pid) && pid > 0) return { content, pid, stale: !isAlive(pid) };
-  return { content, pid: undefined, stale: ageMs(file) > UNREADABLE_STALE_MS };
-}
-
-/**
- * Two runs may find the same stale lock; a second exclusive file makes sure only one of them deletes it, and only
- * if it still holds what was judged stale (so a fresh lock taken meanwhile survives).
- */
-async function takeOver(file: string, staleContent: string, pollMs: number, signal?: AbortSignal): Promise<void> {
-  const guard = `${file}.takeover`;
-  if (createExclusive(guard, `${process.pid}\n`)) {
-    try {
-      if (readText(file) === staleContent) unlinkQuietly(file);
-    } finally {
-      unlinkQuietly(guard);
-    }
-    return;
+/** The pid the holder wrote (in its own PID namespace: informative only), or 0 when there is none yet. */
+function holderPid(fd: number): number {
+  try {
+    const buffer = Buffer.alloc(32);
+    const pid = Number(
+      buffer
+        .subarray(0, readSync(fd, buffer, 0, 32, 0))
+        .toString('latin1')
+        .trim(),
+    );
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : 0;
+  } catch {
+    return 0;
   }
-  if (ageMs(guard) > UNREADABLE_STALE_MS) unlinkQuietly(guard);
-  await sleep(pollMs, undefined, signal ? { signal } : {});
+}
+
+function codeOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? String(error);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
 }
 
 export function isAlive(pid: number): boolean {
@@ -176,29 +200,5 @@ export function isAlive(pid: number): boolean {
   } catch (error) {
     // EPERM: it exists but belongs to another user.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-function ageMs(file: string): number {
-  try {
-    return Date.now() - statSync(file).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
-function unlinkQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // already gone
   }
 }

@@ -340,7 +340,9 @@ echo "    | (exit $hrc)"
 DKMS_KO=$SR/var/lib/dkms/falco/$DV/$REL/x86_64/module/falco.ko
 why=()
 [ "$hrc" = 0 ] || why+=("exit $hrc")
-grep -qxF "install --directive=MAKE='$SR/tmp/falco-dkms-make' -m falco -v $DV -k $REL" "$SR/dkms.log" 2>/dev/null ||
+# The wrapper lives in a fresh mkdtemp directory (falco-dkms-make-XXXXXX/make): its random part is normalised.
+sed 's#/falco-dkms-make-[A-Za-z0-9]*/make#/falco-dkms-make-XXXXXX/make#' "$SR/dkms.log" 2>/dev/null |
+  grep -qxF "install --directive=MAKE='$SR/tmp/falco-dkms-make-XXXXXX/make' -m falco -v $DV -k $REL" ||
   why+=("dkms not called as expected: $(tr '\n' ' ' <"$SR/dkms.log" 2>/dev/null)")
 [ -f "$DKMS_KO" ] || why+=("no $DKMS_KO")
 [ -f "$SR/lib/modules/$REL/updates/dkms/falco.ko" ] || why+=("dkms did not install into the confined install tree")
@@ -348,7 +350,7 @@ case "$(modinfo -F vermagic "$DKMS_KO" 2>/dev/null)" in "$REL "*) ;; *) why+=("b
 [ "$(modinfo -F version "$DKMS_KO" 2>/dev/null)" = "$DV" ] || why+=("built module's version is not $DV")
 grep -qF "* Success: falco module found and loaded in dkms" "$WORK/host-dkms.log" || why+=("no DKMS success line")
 grep -qxF "$DKMS_KO" "$SR/insmod.log" 2>/dev/null || why+=("insmod (stand-in) was not given $DKMS_KO")
-[ ! -e "$SR/tmp/falco-dkms-make" ] || why+=("the MAKE wrapper was left behind")
+[ -z "$(ls -d "$SR"/tmp/falco-dkms-make* 2>/dev/null)" ] || why+=("the MAKE wrapper was left behind")
 grep -q 'CC \[M\]' "$SR/var/lib/dkms/falco/$DV/$REL/x86_64/log/make.log" 2>/dev/null || why+=("no compile in dkms' make.log")
 if ! diff -u "$WORK/system-before.txt" "$WORK/system-after.txt" >"$WORK/system-diff.txt"; then
   why+=("the build machine changed: $(head -c 500 "$WORK/system-diff.txt")")
@@ -458,9 +460,11 @@ for applet in $("$IR/bin/busybox" --list); do
 done
 cp "$(readlink -f "$(command -v kmod)")" "$IR/usr/bin/kmod"
 for t in insmod rmmod lsmod modprobe depmod modinfo; do ln -s ../bin/kmod "$IR/usr/sbin/$t"; done
+# util-linux flock(1): the run lock is flock(2) through it (busybox-static has no flock applet).
+cp "$(readlink -f "$(command -v flock)")" "$IR/usr/bin/flock"
 if [ "$mode" = sea ]; then
   cp "$SEA" "$IR/usr/bin/falco-driver-loader"
-  ELFS=("$IR/usr/bin/kmod" "$IR/usr/bin/falco-driver-loader")
+  ELFS=("$IR/usr/bin/kmod" "$IR/usr/bin/flock" "$IR/usr/bin/falco-driver-loader")
 else
   mkdir -p "$IR/usr/lib/falco-driver-loader"
   cp "$NODE_BIN" "$IR/usr/lib/falco-driver-loader/node"
@@ -469,7 +473,7 @@ else
   printf '#!/bin/sh\nexec /usr/lib/falco-driver-loader/node /usr/lib/falco-driver-loader/falco-driver-loader.cjs "$@"\n' \
     >"$IR/usr/bin/falco-driver-loader"
   chmod +x "$IR/usr/bin/falco-driver-loader"
-  ELFS=("$IR/usr/bin/kmod" "$IR/usr/lib/falco-driver-loader/node")
+  ELFS=("$IR/usr/bin/kmod" "$IR/usr/bin/flock" "$IR/usr/lib/falco-driver-loader/node")
 fi
 for lib in $(ldd "${ELFS[@]}" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
   mkdir -p "$IR$(dirname "$lib")" && cp -L "$lib" "$IR$lib"

@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A minimal ELF64 relocatable object for the given machine (247 = BPF, 62 = x86_64): header, a `license` section, the
- * section-name table and the section header table (null, license, .shstrtab) — what the checks read.
+ * section-name table and the section header table (null, license, .shstrtab) — what the checks read. `headerOnly`
+ * gives the 64-byte header alone: a truncated object whose section table lies outside the file (issue #13).
  */
-export function elfObject(machine: number): Buffer {
+export function elfObject(machine: number, headerOnly = false): Buffer {
   const license = Buffer.from('Dual MIT/GPL\0');
   const names = Buffer.from('\0license\0.shstrtab\0');
   const licenseAt = 64;
@@ -36,7 +37,7 @@ export function elfObject(machine: number): Buffer {
   };
   section(1, 1, 1, licenseAt, license.length); // PROGBITS "license"
   section(2, 9, 3, namesAt, names.length); // STRTAB ".shstrtab"
-  return b;
+  return headerOnly ? b.subarray(0, 64) : b;
 }
 
 export function writeBpfObject(file: string): void {

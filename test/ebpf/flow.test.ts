@@ -1,7 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/args.js';
 import { resolveSettings } from '../../src/cli/settings.js';
 import { makeContext } from '../../src/context.js';
@@ -10,6 +20,8 @@ import { UserError } from '../../src/errors.js';
 import { detectHost } from '../../src/host/detect.js';
 import { runModernEbpf } from '../../src/modern/flow.js';
 import { FakeBin } from '../helpers/fakeBin.js';
+import { GpgSigner } from '../helpers/gpg.js';
+import { startProxy } from '../helpers/httpServer.js';
 import { baseEnv, fakePlatform } from '../helpers/run.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 import { elfObject, type FileServer, fileServer, writeBpfObject } from './fixtures.js';
@@ -157,6 +169,20 @@ describe('legacy eBPF probe flow (legacy-loader.md §B.7)', () => {
     expect(readdirSync(path.dirname(w.cache))).toEqual([]);
   });
 
+  it('a truncated probe (a valid BPF ELF header and nothing else) is refused, never cached (issue #13)', async () => {
+    const w = world({ DRIVERS_REPO: `${server.url}/first,${server.url}/second` });
+    server.routes.set(`/first${REMOTE}`, elfObject(247, true));
+    server.routes.set(`/second${REMOTE}`, elfObject(247));
+    const result = await run(w, ['bpf', '--download']);
+    expect(result.stderr).toMatch(/it is a damaged ELF file \(the section header table lies outside the file\)/);
+    expect(result.code).toBe(0);
+    expect(readFileSync(w.cache)).toEqual(elfObject(247));
+    // And a truncated file already in the cache is dropped rather than linked.
+    writeFileSync(w.cache, elfObject(247, true));
+    const again = await run(w, ['bpf', '--compile']);
+    expect(again.stderr).toMatch(/Rejected the cached probe .*: it is a damaged ELF file \(the section header table lies outside/);
+  });
+
   it('a stale cached file that is not an eBPF object is removed, then downloaded again', async () => {
     const w = world();
     mkdirSync(path.dirname(w.cache), { recursive: true });
@@ -201,6 +227,34 @@ describe('legacy eBPF probe flow (legacy-loader.md §B.7)', () => {
     );
   });
 
+  it('installing the built probe never writes through a symlink planted at the temp name (issue #13)', async () => {
+    const w = world();
+    const probe = path.join(tempDir(), 'probe.o');
+    writeBpfObject(probe);
+    w.env.FAKE_PROBE = probe;
+    fakeMake(w);
+    mkdirSync(path.join(w.sysroot, `usr/src/falco-${DRIVER}/bpf`), { recursive: true });
+    mkdirSync(path.dirname(w.cache), { recursive: true });
+    const victim = path.join(tempDir(), 'victim');
+    writeFileSync(victim, 'untouched');
+    symlinkSync(victim, path.join(path.dirname(w.cache), `.${FILE}.part-${process.pid}`));
+    const result = await run(w, ['bpf', '--compile']);
+    expect(result.code).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('untouched');
+    expect(readFileSync(w.cache)).toEqual(elfObject(247));
+  });
+
+  it('a FIFO at the cached probe path: one line, removed, no hang (issue #13)', async () => {
+    const w = world();
+    mkdirSync(path.dirname(w.cache), { recursive: true });
+    execFileSync('mkfifo', [w.cache]);
+    const result = await run(w, ['bpf', '--download']);
+    expect(result.stderr).toContain(
+      `* Rejected the cached probe ${w.cache}: it is a FIFO, not a regular file; removing it`,
+    );
+    expect(existsSync(w.cache)).toBe(false);
+  });
+
   it('a failing make is a failure (the legacy script ignored it)', async () => {
     const w = world();
     fakeMake(w, 2);
@@ -235,6 +289,12 @@ describe('legacy eBPF probe flow (legacy-loader.md §B.7)', () => {
 });
 
 describe('kernel sources for the probe build (COS, minikube, BPF_USE_LOCAL_KERNEL_SOURCES)', () => {
+  let signer: GpgSigner;
+  beforeAll(() => {
+    signer = new GpgSigner();
+  });
+  afterAll(() => signer.dispose());
+
   function tarball(files: Record<string, string>): Buffer {
     const dir = tempDir();
     writeTree(dir, files);
@@ -242,14 +302,133 @@ describe('kernel sources for the probe build (COS, minikube, BPF_USE_LOCAL_KERNE
     execFileSync('tar', ['-czf', out, '-C', dir, '.']);
     return readFileSync(out);
   }
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+  /** The tarball and a sha256sums.asc listing it (signed by `by`, or as given), as kernel.org serves them. */
+  function serveSources(body: Buffer, by: GpgSigner | string = signer, file = 'linux-5.10.57.tar.gz'): void {
+    server.routes.set(`/kernel/v5.x/${file}`, body);
+    const list = `${sha256(Buffer.from('other'))}  linux-5.10.tar.xz\n${sha256(body)}  ${file}\n`;
+    server.routes.set('/kernel/v5.x/sha256sums.asc', Buffer.from(typeof by === 'string' ? by : by.clearsign(list)));
+  }
+
+  function minikube(): World {
+    const w = world({}, 'ID=buildroot\n');
+    writeTree(w.hostRoot, { 'etc/VERSION': 'v1.32.0-1700000000-17000\n' });
+    w.env.DRIVER_KERNEL_RELEASE = '5.10.57';
+    w.env.FALCO_DRIVER_LOADER_KERNEL_MIRROR = `${server.url}/kernel`;
+    w.env.FALCO_DRIVER_LOADER_KERNEL_KEYS = signer.keyFile;
+    writeTree(w.sysroot, { 'lib/modules/5.10.57/config': 'CONFIG_BPF=y\n' });
+    const probe = path.join(tempDir(), 'probe.o');
+    writeBpfObject(probe);
+    w.env.FAKE_PROBE = probe;
+    fakeMake(w);
+    mkdirSync(path.join(w.sysroot, `usr/src/falco-${DRIVER}/bpf`), { recursive: true });
+    return w;
+  }
+
+  it('kernel.org sums signed by another key: refused in one line, nothing downloaded or run (issue #13)', async () => {
+    const w = minikube();
+    const intruder = new GpgSigner('Intruder <x@example.invalid>');
+    try {
+      serveSources(tarball({ 'linux-5.10.57/Makefile': 'all:\n' }), intruder);
+      const result = await run(w, ['bpf', '--compile']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /^Refusing the kernel sources: .*sha256sums\.asc does not verify \(it is signed by key [0-9A-F]+, which is not a trusted key\)/m,
+      );
+      expect(server.requests).not.toContain('GET /kernel/v5.x/linux-5.10.57.tar.gz');
+      expect(w.bin.calls()).toEqual([]);
+    } finally {
+      intruder.dispose();
+    }
+  });
+
+  it('a tarball that does not match the signed checksum is never unpacked or built (issue #13)', async () => {
+    const w = minikube();
+    serveSources(tarball({ 'linux-5.10.57/Makefile': 'all:\n' }));
+    server.routes.set('/kernel/v5.x/linux-5.10.57.tar.gz', tarball({ 'linux-5.10.57/Makefile': 'evil:\n' }));
+    const result = await run(w, ['bpf', '--compile']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/Refusing linux-5\.10\.57\.tar\.gz: its SHA-256 is [0-9a-f]{64}, not [0-9a-f]{64}/);
+    expect(result.stderr).toContain('Unable to download the kernel sources');
+    expect(w.bin.calls()).toEqual([]);
+  });
+
+  it('an http mirror with no signed sums: refused in one line naming the insecure opt-out (issue #13)', async () => {
+    const w = minikube();
+    server.routes.set('/kernel/v5.x/linux-5.10.57.tar.gz', tarball({ 'linux-5.10.57/Makefile': 'all:\n' }));
+    server.routes.set('/kernel/v5.x/sha256sums.txt', Buffer.from('0  linux-5.10.57.tar.gz\n'));
+    const result = await run(w, ['bpf', '--compile']);
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^Refusing the kernel sources: nothing can verify linux-5\.10\.57\.tar\.gz .*FALCO_DRIVER_LOADER_INSECURE_KERNEL_SOURCES=yes .*\(insecure\)$/,
+    );
+    expect(server.requests).not.toContain('GET /kernel/v5.x/linux-5.10.57.tar.gz');
+    expect(server.requests).not.toContain('GET /kernel/v5.x/sha256sums.txt'); // unsigned over http is worthless
+    expect(w.bin.calls()).toEqual([]);
+  });
+
+  it('FALCO_DRIVER_LOADER_INSECURE_KERNEL_SOURCES builds unverified sources, with a warning', async () => {
+    const w = minikube();
+    w.env.FALCO_DRIVER_LOADER_INSECURE_KERNEL_SOURCES = 'yes';
+    server.routes.set('/kernel/v5.x/linux-5.10.57.tar.gz', tarball({ 'linux-5.10.57/Makefile': 'all:\n' }));
+    const result = await run(w, ['bpf', '--compile']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(
+      /^\[WARNING\] FALCO_DRIVER_LOADER_INSECURE_KERNEL_SOURCES is set: .*WITHOUT any integrity check \(insecure\)$/m,
+    );
+  });
+
+  it('a private file:// mirror may serve an unsigned sha256sums.txt instead (issue #13)', async () => {
+    const w = minikube();
+    const mirror = tempDir();
+    const body = tarball({ 'linux-5.10.57/Makefile': 'all:\n' });
+    writeTree(mirror, { 'v5.x/sha256sums.txt': `${sha256(body)}  linux-5.10.57.tar.gz\n` });
+    writeFileSync(path.join(mirror, 'v5.x/linux-5.10.57.tar.gz'), body);
+    w.env.FALCO_DRIVER_LOADER_KERNEL_MIRROR = `file://${mirror}`;
+    const result = await run(w, ['bpf', '--compile']);
+    expect(result.stderr).not.toMatch(/Refusing|WARNING|Unable/);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`* Using the mirror's checksum list file://${mirror}/v5.x/sha256sums.txt`);
+  });
+
+  it('the default kernel mirror is reached over https (CONNECT through the proxy, never a plain GET)', async () => {
+    const w = minikube();
+    delete w.env.FALCO_DRIVER_LOADER_KERNEL_MIRROR;
+    const proxy = await startProxy('drop');
+    w.env.HTTPS_PROXY = proxy.origin;
+    w.env.HTTP_PROXY = proxy.origin;
+    w.env.DRIVER_CURL_OPTIONS = '--retry 0 --max-time 2';
+    const result = await run(w, ['bpf', '--compile']);
+    expect(result.code).toBe(1);
+    const seen = new Set(proxy.requests.map((r) => `${r.method} ${r.url}`));
+    expect([...seen]).toEqual(['CONNECT mirrors.edge.kernel.org:443']);
+    expect(result.stderr).toMatch(/^Refusing the kernel sources: nothing can verify linux-5\.10\.57\.tar\.gz/);
+  });
+
+  it('COS over plain http without kernel-headers.tgz.sha256: refused (issue #13)', async () => {
+    const w = world({}, 'ID=cos\nBUILD_ID=16919.404.26\n');
+    w.env.DRIVER_KERNEL_RELEASE = '6.1.90+';
+    w.env.FALCO_DRIVER_LOADER_COS_TOOLS_URL = `${server.url}/cos-tools`;
+    server.routes.set('/cos-tools/16919.404.26/kernel-headers.tgz', tarball({ 'usr/src/x/Makefile': '' }));
+    fakeMake(w);
+    const result = await run(w, ['bpf', '--compile']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^Refusing the kernel sources: nothing can verify kernel-headers\.tgz/);
+    expect(server.requests).not.toContain('GET /cos-tools/16919.404.26/kernel-headers.tgz');
+    expect(w.bin.calls()).toEqual([]);
+  });
 
   it('minikube: vanilla sources from the mirror, the kernel config copied, configured, then make with KERNELDIR', async () => {
     const w = world({}, 'ID=buildroot\n');
     writeTree(w.hostRoot, { 'etc/VERSION': 'v1.32.0-1700000000-17000\n' });
     w.env.DRIVER_KERNEL_RELEASE = '5.10.57';
     w.env.FALCO_DRIVER_LOADER_KERNEL_MIRROR = `${server.url}/kernel`;
+    w.env.FALCO_DRIVER_LOADER_KERNEL_KEYS = signer.keyFile;
     writeTree(w.sysroot, { 'lib/modules/5.10.57/config': 'CONFIG_BPF=y\nCONFIG_LOCALVERSION="x"\n' });
-    server.routes.set('/kernel/v5.x/linux-5.10.57.tar.gz', tarball({ 'linux-5.10.57/Makefile': 'all:\n' }));
+    serveSources(tarball({ 'linux-5.10.57/Makefile': 'all:\n' }));
     const probe = path.join(tempDir(), 'probe.o');
     writeBpfObject(probe);
     w.env.FAKE_PROBE = probe;
@@ -275,13 +454,12 @@ describe('kernel sources for the probe build (COS, minikube, BPF_USE_LOCAL_KERNE
     const w = world({}, 'ID=cos\nBUILD_ID=16919.404.26\n');
     w.env.DRIVER_KERNEL_RELEASE = '6.1.90+';
     w.env.FALCO_DRIVER_LOADER_COS_TOOLS_URL = `${server.url}/cos-tools`;
-    server.routes.set(
-      '/cos-tools/16919.404.26/kernel-headers.tgz',
-      tarball({
-        'usr/src/linux-headers-6.1.90+/include/linux/compiler-clang.h':
-          '#pragma once\n#define randomized_struct_fields_start struct {\n#define randomized_struct_fields_end };\nint keep;\n',
-      }),
-    );
+    const headers = tarball({
+      'usr/src/linux-headers-6.1.90+/include/linux/compiler-clang.h':
+        '#pragma once\n#define randomized_struct_fields_start struct {\n#define randomized_struct_fields_end };\nint keep;\n',
+    });
+    server.routes.set('/cos-tools/16919.404.26/kernel-headers.tgz', headers);
+    server.routes.set('/cos-tools/16919.404.26/kernel-headers.tgz.sha256', Buffer.from(`${sha256(headers)}\n`));
     const probe = path.join(tempDir(), 'probe.o');
     writeBpfObject(probe);
     w.env.FAKE_PROBE = probe;
@@ -309,6 +487,11 @@ describe('kernel sources for the probe build (COS, minikube, BPF_USE_LOCAL_KERNE
 
   it('kernel sources that cannot be downloaded abandon the compile with the legacy line', async () => {
     const w = world({ BPF_USE_LOCAL_KERNEL_SOURCES: '1', FALCO_DRIVER_LOADER_KERNEL_MIRROR: `${server.url}/none` });
+    w.env.FALCO_DRIVER_LOADER_KERNEL_KEYS = signer.keyFile;
+    server.routes.set(
+      '/none/v5.x/sha256sums.asc',
+      Buffer.from(signer.clearsign(`${'0'.repeat(64)}  linux-5.15.tar.gz\n`)),
+    );
     writeTree(w.sysroot, { [`boot/config-${RELEASE}`]: 'CONFIG_BPF=y\n' });
     fakeMake(w);
     const result = await run(w, ['bpf', '--compile']);

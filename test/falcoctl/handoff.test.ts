@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeBin } from '../helpers/fakeBin.js';
@@ -149,6 +150,34 @@ describe('hand-off through the real CLI flow, with a fake falcoctl', () => {
     const result = runCli(['modern_ebpf'], env);
     expect(result.stdout).toContain('INFO  Running falcoctl driver install --type=modern_ebpf');
     expect(result.code).toBe(0);
+  });
+
+  it('repository credentials reach falcoctl through FALCOCTL_DRIVER_REPOS, never argv, and are never printed (issue #13)', async () => {
+    const { bin, env, handedOff } = setup('0.13.0', {
+      FAKE_LOADS: '1',
+      DRIVERS_REPO: 'https://user:s3cret@a.example/d,https://b.example/d',
+    });
+    // The fake falcoctl records the repositories it was given in its environment.
+    const envLog = path.join(bin.dir, 'falcoctl-env.log');
+    env.FAKE_ENV_LOG = envLog;
+    const text = readFileSync(path.join(bin.dir, 'falcoctl'), 'utf8');
+    writeFileSync(
+      path.join(bin.dir, 'falcoctl'),
+      text.replace('echo "INFO', 'printf %s "$FALCOCTL_DRIVER_REPOS" > "$FAKE_ENV_LOG"\necho "INFO'),
+    );
+    for (const args of [
+      ['kmod', '--http-headers', 'PRIVATE-TOKEN: tok3n'],
+      ['kmod', '--dry-run', '--http-headers', 'PRIVATE-TOKEN: tok3n'],
+    ]) {
+      const result = await runMain(args, env, fakePlatform());
+      expect(result.stdout + result.stderr).not.toMatch(/s3cret|tok3n/);
+      expect(result.stdout).toContain("FALCOCTL_DRIVER_REPOS='https://***@a.example/d;https://b.example/d'");
+      expect(result.stdout).toContain("'--http-headers=PRIVATE-TOKEN: ***'");
+    }
+    expect(handedOff()).toHaveLength(1);
+    expect(handedOff()[0]).not.toContain('--repo=');
+    expect(handedOff()[0]).not.toContain('s3cret');
+    expect(readFileSync(envLog, 'utf8')).toBe('https://user:s3cret@a.example/d;https://b.example/d');
   });
 
   it("falcoctl's exit code is ours", async () => {

@@ -84,7 +84,7 @@ describe.runIf(isRoot)('HOME and the cache', () => {
     const env = k.env({ HOME: home, DRIVERS_REPO: `${server.origin}/a,${server.origin}/b` });
     const result = await runLoader(['--download'], env, wrap);
     expectLine(result.stderr, /^Download failed: cannot create .*\/\.falco\/6\.0\.1\+driver\/x86_64: E[A-Z]+: [^,]+$/);
-    expect(result.stderr).toMatch(/^\[WARNING\] Cannot create the lock file .*\/\.falco\/\.lock \(E[A-Z]+\): running/m);
+    expect(result.stderr).toMatch(/^\[WARNING\] Cannot use the lock file .*\/\.falco\/\.lock \(E[A-Z]+\): running/m);
     expect(result.stdout).toMatch(/\* Trying to load a system falco module, if present\n$/);
     expect(result.stdout.match(/\* Trying to download/g)).toHaveLength(1);
     expect(server.requests).toHaveLength(0);
@@ -115,7 +115,7 @@ describe.runIf(isRoot)('HOME and the cache', () => {
     const result = await runLoader([], k.env({ DRIVERS_REPO: server.origin }));
     expectLine(
       result.stderr,
-      /^The cached falco module .* is not usable \(not an ELF file\): removed it, trying the next/,
+      /^The cached falco module .* is not usable \(it is a symbolic link, not a regular file\): removed it, trying the next/,
     );
     expect(result.code).toBe(0);
     expect(readFileSync(victim, 'utf8')).toBe('precious data\n');

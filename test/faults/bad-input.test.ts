@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../helpers/httpServer.js';
@@ -128,10 +128,52 @@ describe('kernel release and version strings', () => {
     ['6.1.0/../../x', /^Invalid kernel release "6\.1\.0\/\.\.\/\.\.\/x": /],
     ['6.1.0-\u001b[31mred', /^Invalid kernel release "6\.1\.0-\\u001b\[31mred": /],
     [FOUR_KB, /^Invalid kernel release "x{64}…": /],
+    // Debian rebuilds the fixed release from the version string: only the raw one carried these (issue #13).
+    [
+      '../../../etc',
+      /^Invalid kernel release "\.\.\/\.\.\/\.\.\/etc": .*\(from environment \(DRIVER_KERNEL_RELEASE\)\)$/,
+    ],
+    ['--help', /^Invalid kernel release "--help": .*leading '-'/],
   ])('DRIVER_KERNEL_RELEASE=%# is refused', async (release, line) => {
     const k = new FaultHost();
     const result = await k.run([], k.env({ DRIVER_KERNEL_RELEASE: release }));
     expectRefused(k, result, line);
+  });
+
+  it('on Debian a raw release with ../ is refused before the Cleaning phase (issue #13)', async () => {
+    const k = new FaultHost();
+    writeFileSync(path.join(k.hostRoot, 'etc/os-release'), 'ID=debian\nVERSION_ID="12"\n');
+    const env = k.env({
+      DRIVER_KERNEL_RELEASE: '6.1.0-13-amd64/../../../../tmp/x',
+      DRIVER_KERNEL_VERSION: '#1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1 (2023-09-29)',
+    });
+    expectRefused(k, await k.run([], env), /^Invalid kernel release "6\.1\.0-13-amd64\/\.\.\//);
+  });
+
+  it('--kernel-release=--help is refused as a release, not taken as an option (issue #13)', async () => {
+    const k = new FaultHost();
+    expectRefused(k, await k.run(['--kernel-release=--help'], k.env()), /^Invalid kernel release "--help": /);
+  });
+});
+
+describe('HTTP headers (issue #13)', () => {
+  it.each([
+    ['--http-headers', ['--http-headers', 'X-A: 1\r\nX-Injected: 2'], {}],
+    ['FALCOCTL_DRIVER_HTTP_HEADERS', [], { FALCOCTL_DRIVER_HTTP_HEADERS: 'X-A: 1\nX-Injected: 2' }],
+  ])('CR/LF in %s: refused with the other bad input, before anything is unloaded', async (_n, argv, extra) => {
+    const k = new FaultHost();
+    const result = await k.run(argv, k.env(extra));
+    expectRefused(
+      k,
+      result,
+      /^Invalid HTTP header X-A \(item 1 of 1\) in --http-headers: its value contains a control character/,
+    );
+  });
+
+  it('CR/LF in DRIVER_CURL_OPTIONS -H: refused the same way', async () => {
+    const k = new FaultHost();
+    const result = await k.run([], k.env({ DRIVER_CURL_OPTIONS: "-H 'X-A: 1\r\nX-B: 2'" }));
+    expectRefused(k, result, /^DRIVER_CURL_OPTIONS: -H X-A: its value contains a control character/);
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { driverRequests } from '../helpers/httpServer.js';
+import { isLocked } from '../helpers/lock.js';
 import {
   expectCacheState,
   expectLine,
@@ -14,6 +15,7 @@ import {
   MARGIN_MS,
   runLoader,
   start,
+  until,
 } from './harness.js';
 
 /**
@@ -76,10 +78,12 @@ describe.runIf(isRoot)('eight runs at once against one cache and one (simulated)
 
   it('a run that cannot get the lock gives up at the timeout, in one line, having done nothing', async () => {
     const k = new FaultHost();
-    const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const lock = path.join(k.home, '.falco', '.lock');
+    mkdirSync(path.dirname(lock), { recursive: true });
+    const holder = spawn('flock', ['-x', '-o', lock, 'sleep', '30'], { stdio: 'ignore' });
     try {
-      mkdirSync(path.join(k.home, '.falco'), { recursive: true });
-      writeFileSync(path.join(k.home, '.falco', '.lock'), `${holder.pid} other-run\n`);
+      await until(() => isLocked(lock), 'the other run to hold the lock');
+      writeFileSync(lock, `${holder.pid}\n`);
       const result = await runLoader([], k.env({ FALCO_DRIVER_LOADER_LOCK_TIMEOUT_SECONDS: '1' }));
       expect(result.ms).toBeLessThan(1_000 + MARGIN_MS);
       expectLine(

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { elfObject } from '../ebpf/fixtures.js';
 import { startServer } from '../helpers/httpServer.js';
+import { isLocked } from '../helpers/lock.js';
 import {
   expectLine,
   FaultHost,
@@ -41,7 +42,7 @@ function expectProbeCache(k: FaultHost, state: 'valid' | 'empty'): void {
     expect(readlinkSync(path.join(k.home, '.falco', 'falco-bpf.o'))).toBe(path.join(k.cacheDir(), PROBE));
   }
   expect([...leftovers(k.home), ...leftovers(k.tmp)]).toEqual([]);
-  expect(existsSync(path.join(k.home, '.falco', '.lock'))).toBe(false);
+  expect(isLocked(path.join(k.home, '.falco', '.lock'))).toBe(false);
 }
 
 /** One server playing several repositories: /<repo>/<probe path> answered by `replies[repo]`, the rest 404. */

@@ -4,6 +4,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { startServer, type TestServer } from '../helpers/httpServer.js';
+import { isLocked } from '../helpers/lock.js';
 import { bundle } from '../helpers/paths.js';
 import { tempDir } from '../helpers/tmp.js';
 import { FakeKernel, type KernelOptions } from '../kmod/fakeKernel.js';
@@ -133,7 +134,7 @@ export class FaultHost extends FakeKernel {
       entries,
       valid: entries.includes(FILE) && lstatSync(file).isFile() && readFileSync(file).equals(this.good),
       leftovers: [...leftovers(this.home), ...leftovers(this.tmp)],
-      locked: existsSync(path.join(this.home, '.falco', '.lock')),
+      locked: isLocked(path.join(this.home, '.falco', '.lock')),
       loaded: this.loaded(),
     };
   }

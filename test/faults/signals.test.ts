@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/system/lock.js';
+import { isLocked } from '../helpers/lock.js';
 import { moduleFor } from '../kmod/modules.js';
 import { expectNoStack, FaultHost, faultServer, isRoot, leftovers, MARGIN_MS, start, until } from './harness.js';
 
@@ -28,7 +29,7 @@ describe.runIf(isRoot)('a signal during a download', () => {
     });
     const run = start([], k.env({ DRIVERS_REPO: server.origin, DRIVER_CURL_OPTIONS: '-m 30' }));
     await until(() => partsIn(k.cacheDir()).length === 1, 'the temp file of the download');
-    expect(existsSync(path.join(k.home, '.falco', '.lock'))).toBe(true);
+    expect(isLocked(path.join(k.home, '.falco', '.lock'))).toBe(true);
     const t0 = performance.now();
     run.child.kill(signal);
     const result = await run.done;
@@ -70,11 +71,14 @@ describe.runIf(isRoot)('a signal during a build', () => {
     const k = new FaultHost({ without: [] });
     k.headers();
     // A dkms whose build takes "forever"; it records its pid so the test can see that it was stopped.
+    // Like dkms → make → cc: it starts a compiler of its own (a grandchild of the loader) and, to be hard to stop,
+    // ignores SIGTERM itself (issue #13: the compilers kept running after the loader had exited).
     k.bin.add(
       'dkms',
       `case "$1" in
 status) exit 0 ;;
-install) echo $$ > "$FALCO_DRIVER_LOADER_SYSROOT/fake/dkms.pid"; exec sleep 30 ;;
+install) trap '' TERM; sleep 30 & echo $! > "$FALCO_DRIVER_LOADER_SYSROOT/fake/cc.pid"
+  echo $$ > "$FALCO_DRIVER_LOADER_SYSROOT/fake/dkms.pid"; while :; do sleep 1; done ;;
 esac
 exit 0`,
     );
@@ -83,7 +87,8 @@ exit 0`,
     const run = start(['--compile'], env);
     await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'), 'dkms install to start');
     const dkmsPid = Number(readFileSync(pidFile, 'utf8'));
-    expect(leftovers(k.tmp)).toEqual([path.join(k.tmp, 'falco-dkms-make')]);
+    const ccPid = Number(readFileSync(path.join(k.sysroot, 'fake', 'cc.pid'), 'utf8'));
+    expect(leftovers(k.tmp)).toEqual([expect.stringMatching(/\/falco-dkms-make-\w{6}$/)]);
     const t0 = performance.now();
     run.child.kill(signal);
     const result = await run.done;
@@ -92,6 +97,7 @@ exit 0`,
     expect(result.stderr).toBe(`falco-driver-loader: interrupted by ${signal}\n`);
     expect(result.stdout).not.toContain('Running dkms build failed');
     await until(() => !isAlive(dkmsPid), 'dkms to be stopped');
-    k.expectCache('empty');
+    await until(() => !isAlive(ccPid), 'the compiler dkms started to be stopped');
+    k.expectCache('empty'); // includes: no make wrapper left in TMPDIR, lock free
   });
 });

@@ -271,6 +271,22 @@ describe('download over http', () => {
     expect(got.result.ok).toBe(true);
     expect(first.requests[0]?.headers.authorization).toBeDefined();
     expect(other.requests[0]?.headers.authorization).toBeUndefined();
-    expect(other.requests[0]?.headers['x-keep']).toBe('1');
+    // Custom headers are as often secrets (PRIVATE-TOKEN): they stay with their origin too (issue #13).
+    expect(first.requests[0]?.headers['x-keep']).toBe('1');
+    expect(other.requests[0]?.headers['x-keep']).toBeUndefined();
+  });
+
+  it('keeps custom headers and credentials on a same-origin redirect', async () => {
+    const server = await startServer((req, res) =>
+      req.url === '/x' ? res.writeHead(302, { location: '/y' }).end() : res.end('ok'),
+    );
+    const got = await fetchTo(`${server.origin}/x`, { user: 'a:b', headers: [['PRIVATE-TOKEN', 't']] });
+    expect(got.result.ok).toBe(true);
+    expect(
+      server.requests.map((r) => [r.url, r.headers['private-token'], r.headers.authorization !== undefined]),
+    ).toEqual([
+      ['/x', 't', true],
+      ['/y', 't', true],
+    ]);
   });
 });

@@ -36,6 +36,35 @@ describe('download over https', () => {
     expect(readFileSync(got.destination, 'utf8')).toBe('module bytes');
   });
 
+  it('refuses an https → http redirect (a downgrade), unless insecure was asked (issue #13)', async () => {
+    const { key, cert } = selfSignedCert();
+    const plain = await startServer((_req, res) => res.end('module bytes'));
+    const server = await startServer((_req, res) => res.writeHead(302, { location: `${plain.origin}/y` }).end(), {
+      key,
+      cert,
+    });
+    const got = await fetchTo(`${server.origin}/x.ko`, { caFile: caFileFor(cert) });
+    expect(got.result).toEqual({
+      ok: false,
+      kind: 'http',
+      reason: `refusing the redirect from https to plain http (127.0.0.1:${plain.port}): use an https location`,
+    });
+    expect(plain.requests).toHaveLength(0);
+    expect(filesIn(got.dir)).toEqual([]);
+    const insecure = await fetchTo(`${server.origin}/x.ko`, { insecure: true });
+    expect(insecure.result).toEqual({ ok: true, bytes: 12 });
+  });
+
+  it('trusts the CA in SSL_CERT_FILE, as the README says (issue #13)', async () => {
+    const { key, cert } = selfSignedCert();
+    const server = await ok({ key, cert });
+    const got = await fetchTo(`${server.origin}/x.ko`, {}, { options: { env: { SSL_CERT_FILE: caFileFor(cert) } } });
+    expect(got.result).toEqual({ ok: true, bytes: 12 });
+    const missing = path.join(tempDir(), 'nope.pem');
+    const bad = await fetchTo(`${server.origin}/x.ko`, {}, { options: { env: { SSL_CERT_FILE: missing } } });
+    expect(bad.result).toMatchObject({ ok: false, kind: 'io', reason: expect.stringContaining(missing) });
+  });
+
   it('reports an unreadable caFile as an io failure', async () => {
     const server = await ok(selfSignedCert());
     const missing = path.join(tempDir(), 'nope.pem');

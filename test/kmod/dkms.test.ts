@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { headersAdvice, makeWrapperScript, shellQuote } from '../../src/kmod/dkms.js';
@@ -76,6 +76,9 @@ describe('DKMS build (legacy-loader.md §B.6.4)', () => {
     const built = moduleFor(k.release);
     const result = await k.run(['--compile'], { FAKE_DKMS_MODULE: built });
     const gcc11 = path.join(k.bin.dir, 'gcc-11');
+    const wrapper = /MAKE='([^']+)'/.exec(k.callsOf('dkms').at(-1) ?? '')?.[1] ?? '';
+    // A fresh private directory per attempt, never a fixed name in a shared TMPDIR (issue #13).
+    expect(wrapper).toMatch(new RegExp(`^${k.tmp}/falco-dkms-make-[A-Za-z0-9]{6}/make$`));
     const ko = path.join(k.sysroot, `var/lib/dkms/falco/6.0.1+driver/${k.release}/x86_64/module/falco.ko`);
     expect(result.stdout).toContain(
       [
@@ -83,7 +86,7 @@ describe('DKMS build (legacy-loader.md §B.6.4)', () => {
         'install: /usr/lib/gcc/x86_64-linux-gnu/11/',
         'install: /usr/lib/gcc/x86_64-linux-gnu/12/',
         `* Trying to dkms install falco module with GCC ${gcc11}`,
-        `DIRECTIVE: MAKE="'${path.join(k.tmp, 'falco-dkms-make')}'"`,
+        `DIRECTIVE: MAKE="'${wrapper}'"`,
         'DKMS: install completed.',
         '* falco module installed in dkms',
         `* falco module found: ${ko}`,
@@ -95,12 +98,13 @@ describe('DKMS build (legacy-loader.md §B.6.4)', () => {
     );
     expect(result.code).toBe(0);
     expect(k.callsOf('dkms').at(-1)).toBe(
-      `dkms install --directive=MAKE='${path.join(k.tmp, 'falco-dkms-make')}' -m falco -v 6.0.1+driver -k 6.1.0-13-amd64`,
+      `dkms install --directive=MAKE='${wrapper}' -m falco -v 6.0.1+driver -k 6.1.0-13-amd64`,
     );
     expect(k.callsOf('make')).toEqual([`make CC=${gcc11} -C /lib/modules/6.1.0-13-amd64/build`]);
     expect(readFileSync(path.join(k.sysroot, 'fake/last-wrapper'), 'utf8')).toBe(makeWrapperScript(gcc11));
     // The wrapper is removed afterwards; the dkms module stays for a later modprobe.
-    expect(existsSync(path.join(k.tmp, 'falco-dkms-make'))).toBe(false);
+    expect(existsSync(path.dirname(wrapper))).toBe(false);
+    expect(readdirSync(k.tmp)).toEqual([]);
     expect(existsSync(ko)).toBe(true);
     expect(k.callsOf('gcc-ar')).toEqual([]);
   });
@@ -204,8 +208,18 @@ describe('DKMS build (legacy-loader.md §B.6.4)', () => {
     const k = kernel();
     const result = await k.run(['--compile'], { TMPDIR: "/tmp/it's" });
     expect(result.stderr).toContain(
-      'Cannot write the dkms make wrapper: "/tmp/it\'s/falco-dkms-make" contains a quote or a newline (check TMPDIR and PATH)\n',
+      'Cannot write the dkms make wrapper: "/tmp/it\'s/falco-dkms-make-" contains a quote or a newline (check TMPDIR and PATH)\n',
     );
     expect(k.callsOf('dkms').filter((c) => c.startsWith('dkms install'))).toEqual([]);
+  });
+
+  it('a falco-dkms-make planted in TMPDIR by another user does not disable the build (issue #13)', async () => {
+    const k = kernel();
+    mkdirSync(path.join(k.tmp, 'falco-dkms-make', 'x'), { recursive: true });
+    const result = await k.run(['--compile'], { FAKE_DKMS_MODULE: moduleFor(k.release) });
+    expect(result.stderr).not.toContain('Cannot write the dkms make wrapper');
+    expect(result.stdout).toContain('* Success: falco module found and loaded in dkms');
+    expect(result.code).toBe(0);
+    expect(readdirSync(k.tmp)).toEqual(['falco-dkms-make']);
   });
 });

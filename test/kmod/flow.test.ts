@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -67,6 +68,20 @@ describe('module mode without download (--compile)', () => {
     );
     expect(existsSync(file)).toBe(false);
     expect(k.callsOf('insmod')).toEqual([]);
+    expect(result.stdout).toContain('* Success: falco module found and loaded with modprobe\n');
+    expect(result.code).toBe(0);
+  });
+
+  it('a FIFO at the cache path: one line, removed, the next source is tried (no hang, issue #13)', async () => {
+    const k = new FakeKernel({ without: ['dkms'] });
+    const file = k.cachePath(FILE);
+    mkdirSync(path.dirname(file), { recursive: true });
+    execFileSync('mkfifo', [file]);
+    const result = await k.run(['--compile'], { FAKE_MODPROBE_VERSION: '6.0.1+driver' });
+    expect(result.stderr).toContain(
+      `The cached falco module ${file} is not usable (it is a FIFO, not a regular file): removed it, trying the next source\n`,
+    );
+    expect(existsSync(file)).toBe(false);
     expect(result.stdout).toContain('* Success: falco module found and loaded with modprobe\n');
     expect(result.code).toBe(0);
   });
