@@ -37,7 +37,7 @@ arm64_fail_all() { # reason: every arm64 id FAILs with it (the leg cannot run)
   for id in "${ARM64_IDS[@]}"; do result "$id" FAIL "$1"; done
 }
 
-# arm64_apt_ready: the arm64 architecture is known to dpkg and apt has its lists.
+# arm64_apt_ready: the arm64 architecture is known to dpkg, and the build machine has the leg's tools.
 arm64_apt_ready() {
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     [ "$(id -u)" = 0 ] || { ARM64_WHY="dpkg has no arm64 architecture: run as root, or: sudo dpkg --add-architecture arm64 && sudo apt-get update"; return 1; }
@@ -45,14 +45,6 @@ arm64_apt_ready() {
     dpkg --add-architecture arm64
     APT_UPDATED=0 # the lists read before have no arm64 packages
   fi
-  if ! apt-cache show --no-all-versions busybox-static:arm64 >/dev/null 2>&1; then
-    [ "$(id -u)" = 0 ] || { ARM64_WHY="apt has no arm64 package lists: run as root (apt-get update)"; return 1; }
-    APT_UPDATED=0
-  fi
-  if [ "$APT_UPDATED" = 0 ] && [ "$(id -u)" = 0 ] && ! apt-cache show --no-all-versions busybox-static:arm64 >/dev/null 2>&1; then
-    apt_update
-  fi
-  apt-cache show --no-all-versions busybox-static:arm64 >/dev/null 2>&1 || { ARM64_WHY="apt has no arm64 packages after apt-get update"; return 1; }
   local missing=() p
   for p in qemu-system-arm gcc-aarch64-linux-gnu; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -65,7 +57,8 @@ arm64_apt_ready() {
     >"$ARM64_WORK/apt-install.log" 2>&1 || { ARM64_WHY="apt-get install ${missing[*]} failed: $(tail -n 3 "$ARM64_WORK/apt-install.log" | tr '\n' ' ')"; return 1; }
 }
 
-# arm64_resolve: ARM_KPKG/ARM_REL/ARM_KVER and ARM_VER[<package>]=<candidate version> for every .deb the leg uses.
+# arm64_resolve: ARM_KPKG/ARM_REL/ARM_KVER and ARM_VER[<package>]=<candidate version> for every .deb the leg uses,
+# from apt's current lists (three apt-cache calls: each one reads the whole cache, seconds on a busy machine).
 arm64_resolve() {
   ARM_KPKG=${E2E_ARM64_KERNEL_PACKAGE:-}
   [ -n "$ARM_KPKG" ] ||
@@ -76,16 +69,18 @@ arm64_resolve() {
   deps=$(apt-cache depends "linux-headers-$ARM_REL:arm64" 2>/dev/null | awk '$1 == "Depends:" { gsub(/[<>]/, "", $2); sub(/:arm64$/, "", $2); print $2 }')
   ARM_COMMON=$(grep -m1 -E '^linux-headers-.*-common$' <<<"$deps") || return 1
   ARM_KBUILD=$(grep -m1 -E '^linux-kbuild-' <<<"$deps") || return 1
-  # name:arch as apt-get download takes it; the kbuild tools in the build machine's own arch (see the header).
+  # name[:arch] as apt-get download takes it; the kbuild tools in the build machine's own arch (see the header).
   ARM_DEBS=("$ARM_KPKG:arm64" "linux-headers-$ARM_REL:arm64" "$ARM_COMMON" "$ARM_KBUILD")
+  local p
   for p in "${ARM64_USERLAND[@]}"; do ARM_DEBS+=("$p:arm64"); done
   declare -gA ARM_VER=()
-  local p v
-  for p in "${ARM_DEBS[@]}"; do
-    v=$(apt-cache show --no-all-versions "$p" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
-    [ -n "$v" ] || return 1
-    ARM_VER[$p]=$v
-  done
+  local name arch ver
+  while read -r name arch ver; do
+    [ "$arch" = arm64 ] && name=$name:arm64
+    ARM_VER[$name]=$ver
+  done < <(apt-cache show --no-all-versions "${ARM_DEBS[@]}" 2>/dev/null |
+    awk '/^Package:/ { p = $2 } /^Architecture:/ { a = $2 } /^Version:/ { v = $2 } /^$/ && p != "" { print p, a, v; p = "" } END { if (p != "") print p, a, v }')
+  for p in "${ARM_DEBS[@]}"; do [ -n "${ARM_VER[$p]:-}" ] || return 1; done
   ARM_KVER=${ARM_VER[$ARM_KPKG:arm64]}
 }
 
@@ -95,10 +90,16 @@ arm64_deb() {
   compgen -G "$ARM64_CACHE/debs/${p%%:*}_${v/:/%3a}_*.deb" | head -n 1
 }
 
+# arm64_need: ARM_NEED, the resolved .debs that are not in the cache yet (as name[:arch]=version).
+arm64_need() {
+  local p
+  ARM_NEED=()
+  for p in "${ARM_DEBS[@]}"; do [ -n "$(arm64_deb "$p")" ] || ARM_NEED+=("$p=${ARM_VER[$p]}"); done
+}
+
 arm64_download() {
-  local need=() p tmp
+  local need=("${ARM_NEED[@]}") p tmp
   mkdir -p "$ARM64_CACHE/debs"
-  for p in "${ARM_DEBS[@]}"; do [ -n "$(arm64_deb "$p")" ] || need+=("$p=${ARM_VER[$p]}"); done
   [ ${#need[@]} = 0 ] && return 0
   log "apt-get download ${need[*]}"
   tmp=$(mktemp -d "$ARM64_CACHE/debs/.dl.XXXXXX")
@@ -133,12 +134,33 @@ arm64_tree() {
   [ -f "$dir/.extracted" ]
 }
 
+# arm64_prune: superseded .debs go; so do trees of other versions not used for a day (a concurrent run in another
+# clone may still be booting one that was current a minute ago).
+arm64_prune() {
+  local keep=() p f
+  for p in "${ARM_DEBS[@]}"; do keep+=("$(arm64_deb "$p")"); done
+  for f in "$ARM64_CACHE"/debs/*.deb; do
+    [ -e "$f" ] || continue
+    printf '%s\n' "${keep[@]}" | grep -qxF "$f" || rm -f "$f"
+  done
+  find "$ARM64_CACHE" -mindepth 1 -maxdepth 1 -type d \( -name 'kernel-*' -o -name 'userland-*' \) -mtime +0 \
+    ! -path "$ARM_KROOT" ! -path "$ARM_UL" -exec rm -rf {} + 2>/dev/null || true
+  touch "$ARM_KROOT" "$ARM_UL"
+}
+
 arm64_prepare() {
   rm -rf "$ARM64_WORK" && mkdir -p "$ARM64_WORK" "$ARM64_CACHE"
   arm64_apt_ready || return 1
   if ! arm64_resolve; then
-    if [ "$(id -u)" = 0 ] && [ "$APT_UPDATED" = 0 ]; then apt_update; fi
+    [ "$(id -u)" = 0 ] && [ "$APT_UPDATED" = 0 ] && apt_update
     arm64_resolve || { ARM64_WHY="cannot resolve Debian's arm64 kernel packages (apt-cache depends linux-image-arm64:arm64)"; return 1; }
+  fi
+  arm64_need
+  # Fresh lists before downloading anything: the mirror drops superseded kernels.
+  if [ ${#ARM_NEED[@]} -gt 0 ] && [ "$APT_UPDATED" = 0 ] && [ "$(id -u)" = 0 ]; then
+    apt_update
+    arm64_resolve || { ARM64_WHY="cannot resolve Debian's arm64 kernel packages after apt-get update"; return 1; }
+    arm64_need
   fi
   arm64_download || return 1
   ARM_KROOT=$ARM64_CACHE/kernel-$ARM_REL-$ARM_KVER
@@ -152,6 +174,7 @@ arm64_prepare() {
   ARM_VMLINUZ=$ARM_KROOT/boot/vmlinuz-$ARM_REL
   ARM_KDIR=$ARM_KROOT/usr/src/linux-headers-$ARM_REL
   [ -f "$ARM_VMLINUZ" ] || { ARM64_WHY="no $ARM_VMLINUZ"; return 1; }
+  arm64_prune
 
   # uname -r / uname -v of the guest, from the kernel's banner (arm64 Images are not bzImages: no header field).
   local img=$ARM_VMLINUZ banner
