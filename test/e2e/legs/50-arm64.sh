@@ -18,8 +18,8 @@
 #   ("Linux version <rel> (...) #N SMP Debian X.Y.Z-N (date)"), as host-naming does for the x86_64 kernel;
 # - the aarch64 single executable dist/falco-driver-loader-<version>-aarch64 (rebuilt with packaging/build-sea.mjs
 #   --arch aarch64 when older than src/), whatever E2E_LOADER says: there is no other aarch64 loader to test.
-# Guest (one boot): busybox httpd serves the arm64 module (127.0.0.1:8080) and the x86_64 stand-in under the same
-# name (:8081); scenarios arm64-naming, arm64-load, arm64-foreign, arm64-modern (see the guest script).
+# Guest (one boot): busybox httpd serves the arm64 module (127.0.0.1:8080), the x86_64 stand-in under the same
+# name (:8081) and the arm64 module with another release's vermagic (:8082); scenarios arm64-naming, arm64-load, arm64-foreign, arm64-modern (see the guest script).
 #
 # CPU model: `-cpu max,pauth=off`. `-cpu max` emulates pointer authentication with the QARMA cipher, which made the
 # same boot 5-10x slower under TCG here (e.g. 132 s against 14 s for boot + one --version); the kernel and Node run
@@ -207,6 +207,25 @@ arm64_prepare() {
   [ "$machine" = 183 ] || { ARM64_WHY="$ARM_KO: ELF machine $machine, not 183 (aarch64)"; return 1; }
   case "$vermagic" in "$ARM_REL "*aarch64*) ;; *) ARM64_WHY="$ARM_KO: vermagic '$vermagic' is not for $ARM_REL aarch64"; return 1 ;; esac
   [ "$(modinfo -F version "$ARM_KO")" = "$DV" ] || { ARM64_WHY="$ARM_KO: version is not $DV"; return 1; }
+  # The same module with a vermagic naming another release of the same length (6.1.0-57-arm64 -> 6.1.0-99-arm64):
+  # only the loader's vermagic check stops it (Debian's kernels have CONFIG_MODVERSIONS).
+  local abi other
+  abi=$(sed -E 's/^[0-9]+\.[0-9]+\.[0-9]+-([0-9]+)-.*/\1/' <<<"$ARM_REL")
+  other=$(printf "%${#abi}s" | tr ' ' 9)
+  [ "$other" = "$abi" ] && other=$(printf "%${#abi}s" | tr ' ' 1)
+  ARM_WRONG_REL=${ARM_REL/-$abi-/-$other-}
+  ARM_WRONG=$ARM64_WORK/wrong-vermagic.ko
+  node -e '
+    const fs = require("node:fs");
+    const [src, dst, rel, wrong] = process.argv.slice(1);
+    const buf = fs.readFileSync(src);
+    const from = Buffer.from(`vermagic=${rel} `);
+    const at = buf.indexOf(from);
+    if (at < 0 || buf.indexOf(from, at + 1) >= 0 || wrong.length !== rel.length) process.exit(1);
+    Buffer.from(`vermagic=${wrong} `).copy(buf, at);
+    fs.writeFileSync(dst, buf);
+  ' "$ARM_KO" "$ARM_WRONG" "$ARM_REL" "$ARM_WRONG_REL" || { ARM64_WHY="cannot rewrite the vermagic of $ARM_KO"; return 1; }
+  case "$(modinfo -F vermagic "$ARM_WRONG")" in "$ARM_WRONG_REL "*) ;; *) ARM64_WHY="$ARM_WRONG: vermagic not rewritten"; return 1 ;; esac
   ARM_FOREIGN=${GOOD:-$WORK/module-build/falco.ko}
   [ "$(od -An -tu2 -j18 -N2 "$ARM_FOREIGN" | tr -d ' ')" = 62 ] || { ARM64_WHY="$ARM_FOREIGN is not an x86_64 module"; return 1; }
   log "arm64 module: $(stat -c %s "$ARM_KO") bytes, ELF machine 183, vermagic $vermagic"
@@ -267,8 +286,9 @@ arm64_initramfs() {
   cp "$ARM_SEA" "$ir/usr/bin/falco-driver-loader"
   arm64_libs "$ir" "$ir/usr/bin/kmod" "$ir/usr/bin/falco-driver-loader" || return 1
   local vpath=$DV/aarch64
-  mkdir -p "$ir/srv/repo-arm64/$vpath" "$ir/srv/repo-foreign/$vpath"
+  mkdir -p "$ir/srv/repo-arm64/$vpath" "$ir/srv/repo-wrong/$vpath" "$ir/srv/repo-foreign/$vpath"
   cp "$ARM_KO" "$ir/srv/repo-arm64/$vpath/$ARM_FILE"
+  cp "$ARM_WRONG" "$ir/srv/repo-wrong/$vpath/$ARM_FILE"
   cp "$ARM_FOREIGN" "$ir/srv/repo-foreign/$vpath/$ARM_FILE"
   cp "$WORK/hostroot/etc/os-release" "$ir/etc/os-release" # a Debian 12 host: no HOST_ROOT, as on a real arm64 host
   cp "$HERE/guest/arm64-init" "$ir/init" && chmod 755 "$ir/init"
@@ -278,9 +298,11 @@ SERVED_VERSION='$DV'
 EXPECT_RELEASE='$ARM_REL'
 EXPECT_UNAME_V='$ARM_UNAME_V'
 EXPECT_BTF='$ARM_BTF'
+WRONG_RELEASE='$ARM_WRONG_REL'
 LOADER_KIND='$(basename "$ARM_SEA")'
 EOF
-  (cd "$ir" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) >"$ARM64_WORK/initramfs.cpio"
+  (cd "$ir" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) >"$ARM64_WORK/initramfs.cpio" ||
+    { ARM64_WHY="cpio could not pack $ir"; return 1; }
   log "arm64 initramfs: $(($(stat -c %s "$ARM64_WORK/initramfs.cpio") / 1048576)) MiB ($(find "$ir" -type f | wc -l) files)"
   rm -rf "$ir"
 }
