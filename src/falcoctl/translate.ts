@@ -58,16 +58,8 @@ export function translate(request: HandOffRequest, falcoctl: Falcoctl | undefine
   if (lost !== undefined) return standalone(lost);
 
   const install = !request.clean;
-  const wants: string[] = [
-    '--type',
-    '--name',
-    '--version',
-    '--repo',
-    '--host-root',
-    '--kernelrelease',
-    '--kernelversion',
-  ];
-  if (install) wants.push('--compile', '--download', '--http-timeout');
+  const wants: string[] = ['--type', '--name', '--version', '--repo', '--host-root'];
+  if (install) wants.push('--kernelrelease', '--kernelversion', '--compile', '--download', '--http-timeout');
   if (install && (request.insecure || request.curl.insecure === true)) wants.push('--http-insecure');
   const headers = [...request.headers, ...(request.curl.headers ?? [])];
   if (install && headers.length > 0) wants.push('--http-headers');
@@ -85,10 +77,11 @@ export function translate(request: HandOffRequest, falcoctl: Falcoctl | undefine
     `--version=${request.driverVersion}`,
     ...request.repos.map((repo) => `--repo=${repo}`),
     `--host-root=${request.hostRoot === '' ? '/' : request.hostRoot}`,
-    `--kernelrelease=${request.kernelRelease}`,
-    `--kernelversion=${request.kernelVersion}`,
   ];
+  // Cleanup unloads by name and removes every dkms version, whatever the kernel; falcoctl 0.7.x's cleanup does not
+  // even take the kernel flags (they were `install` flags until 0.8.0), so they go to install only.
   if (install) {
+    argv.push(`--kernelrelease=${request.kernelRelease}`, `--kernelversion=${request.kernelVersion}`);
     argv.push(`--compile=${request.enableCompile}`, `--download=${request.enableDownload}`);
     if (wants.includes('--http-insecure')) argv.push('--http-insecure=true');
     if (headers.length > 0) argv.push(`--http-headers=${headers.map(([k, val]) => `${k}: ${val}`).join(',')}`);

@@ -32,17 +32,17 @@ for (const release of releases()) {
       return built.path;
     };
 
-    it('`falcoctl version` is the recorded text, and our parse reads the release from it', () => {
+    it('`falcoctl version` is the recorded text, and our parse reads the release from it', async () => {
       const sb = new Sandbox(binary());
-      const out = sb.run(['version']);
+      const out = await sb.run(['version']);
       expect(out.code).toBe(0);
       expect(stable(out.stdout)).toBe(stable(fixture(release.tag, 'version.txt', out.stdout)));
       expect(parseFalcoctlVersion(out.stdout)).toBe(release.version);
     });
 
-    it('`falcoctl driver install --help` is the recorded text, and our parse reads its flags', () => {
+    it('`falcoctl driver install --help` is the recorded text, and our parse reads its flags', async () => {
       const sb = new Sandbox(binary());
-      const out = sb.run(['driver', 'install', '--help']);
+      const out = await sb.run(['driver', 'install', '--help']);
       expect(out.code).toBe(0);
       const text = `${out.stdout}\n${out.stderr}`;
       expect(out.stdout).toBe(fixture(release.tag, 'driver-install-help.txt', out.stdout));
@@ -56,10 +56,10 @@ for (const release of releases()) {
       }
     });
 
-    it('`falcoctl driver cleanup --help` and `printenv --help` are recorded (which flags cleanup takes)', () => {
+    it('`falcoctl driver cleanup --help` and `printenv --help` are recorded (which flags cleanup takes)', async () => {
       const sb = new Sandbox(binary());
       for (const sub of ['cleanup', 'printenv']) {
-        const out = sb.run(['driver', sub, '--help']);
+        const out = await sb.run(['driver', sub, '--help']);
         expect(out.code).toBe(0);
         expect(out.stdout).toBe(fixture(release.tag, `driver-${sub}-help.txt`, out.stdout));
       }

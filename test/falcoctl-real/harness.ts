@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,22 +81,36 @@ export class Sandbox {
     if (asRoot) chownTree(this.dir);
   }
 
-  /** Runs falcoctl <argv> --config <sandbox>: never the machine's /etc/falcoctl. */
-  run(argv: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Outcome {
+  /**
+   * Runs falcoctl <argv> --config=<sandbox>: never the machine's /etc/falcoctl. Asynchronous: the test's own HTTP
+   * servers must keep answering while falcoctl downloads from them.
+   */
+  async run(argv: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<Outcome> {
     writeFileSync(this.log, '');
     const full = [...argv, `--config=${this.config}`];
     const [cmd, args] = asRoot
       ? ['setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', this.falcoctl, ...full]]
       : [this.falcoctl, full];
-    const result = spawnSync(cmd, args as string[], {
-      encoding: 'utf8',
-      timeout: timeoutMs,
+    const child = spawn(cmd, args as string[], {
       cwd: this.dir,
       env: { PATH: `${this.bin}:/usr/bin:/bin`, HOME: this.home, TMPDIR: this.dir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    if (result.error) throw result.error;
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (c) => resolve(c ?? -1));
+    }).finally(() => clearTimeout(timer));
     const calls = readFileSync(this.log, 'utf8').split('\n').filter(Boolean);
-    return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, calls };
+    return { code, stdout, stderr, calls };
   }
 }
 

@@ -98,12 +98,17 @@ describe('translate: legacy request → falcoctl argv', () => {
         '--http-timeout=60s',
       ],
     ],
-    ['--clean keeps the kmod meaning', { clean: true }, '0.13.0', ['driver', 'cleanup', '--type=kmod', ...common]],
+    [
+      '--clean keeps the kmod meaning (no kernel flags: 0.7.x cleanup refuses them)',
+      { clean: true },
+      '0.13.0',
+      ['driver', 'cleanup', '--type=kmod', ...common.slice(0, 4)],
+    ],
     [
       '--clean with auto still cleans the kmod',
       { clean: true, driver: 'auto' },
       '0.13.0',
-      ['driver', 'cleanup', '--type=kmod', ...common],
+      ['driver', 'cleanup', '--type=kmod', ...common.slice(0, 4)],
     ],
     [
       'insecure, headers, max time, two repos, HOST_ROOT',
