@@ -54,6 +54,9 @@ export function translate(request: HandOffRequest, falcoctl: Falcoctl | undefine
   if (request.driver === 'ebpf' && request.bpfUseLocalKernelSources) {
     return standalone('falcoctl has no equivalent of BPF_USE_LOCAL_KERNEL_SOURCES');
   }
+  if (!request.clean && request.driver === 'auto' && falcoctl.singleType === true) {
+    return standalone(`falcoctl ${v} takes a single --type (its 'auto' picks by distro, not modern_ebpf then kmod)`);
+  }
   const lost = lostInTranslation(request);
   if (lost !== undefined) return standalone(lost);
 

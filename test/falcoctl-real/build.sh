@@ -3,7 +3,7 @@
 # (issue 15). Nothing of falcoctl's source is committed: each release is fetched with `go mod download` into the
 # machine cache, checked against the sums pinned in versions.txt, and built there.
 #
-#   bash test/falcoctl-real/build.sh [status-dir]
+#   bash test/falcoctl-real/build.sh [status-dir]      (FALCOCTL_REAL_ONLY="v0.7.3 ...": only those tags)
 #
 # Cache (survives a fresh clone; CI builds each version once per machine):
 #   ${FALCOCTL_REAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/falco-driver-loader/falcoctl}/
@@ -97,6 +97,8 @@ build_one() { # version sum gomodsum
 
 while read -r v sum gomodsum _; do
   case $v in '' | '#'*) continue ;; esac
+  # FALCOCTL_REAL_ONLY="v0.7.3 v0.13.0": only those (for development; CI builds them all).
+  [ -z "${FALCOCTL_REAL_ONLY:-}" ] || [[ " $FALCOCTL_REAL_ONLY " == *" $v "* ]] || continue
   if [ "$sum" = unavailable ]; then
     status "$v" "fail not buildable here: ${gomodsum//_/ }"
     continue

@@ -33,6 +33,7 @@ export function releases(): Release[] {
     .split('\n')
     .filter((line) => /^v\d/.test(line))
     .map((line) => line.split(/\s+/)[0] as string)
+    .filter((tag) => !process.env.FALCOCTL_REAL_ONLY || process.env.FALCOCTL_REAL_ONLY.split(/\s+/).includes(tag))
     .map((tag) => ({ tag, version: tag.slice(1) }));
 }
 
@@ -66,7 +67,8 @@ export class Sandbox {
 
   /** `binary` is copied in: the build cache under root's home is not readable by nobody. */
   constructor(binary: string, hostFiles: Record<string, string> = {}) {
-    for (const d of [this.home, this.hostRoot, path.dirname(this.config), this.bin, path.dirname(this.falcoctl)]) mkdirSync(d, { recursive: true });
+    for (const d of [this.home, this.hostRoot, path.dirname(this.config), this.bin, path.dirname(this.falcoctl)])
+      mkdirSync(d, { recursive: true });
     copyFileSync(binary, this.falcoctl);
     chmodSync(this.falcoctl, 0o755);
     writeTree(this.hostRoot, hostFiles);

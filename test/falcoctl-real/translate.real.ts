@@ -26,24 +26,31 @@ let tls: { key: string; cert: string } | undefined;
 function certificate(): { key: string; cert: string } {
   if (tls) return tls;
   const dir = tempDir('fdl-tls-');
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1/',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    path.join(dir, 'key.pem'),
-    '-out',
-    path.join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  tls = { key: readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1/',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  tls = {
+    key: readFileSync(path.join(dir, 'key.pem'), 'utf8'),
+    cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'),
+  };
   return tls;
 }
 
@@ -95,7 +102,12 @@ const CASES: Case[] = [
     https: true,
     env: (a) => ({ DRIVERS_REPO: a.origin, DRIVER_INSECURE_DOWNLOAD: 'yes' }),
   },
-  { name: 'curl -k against a self-signed HTTPS repo', args: [], https: true, env: (a) => ({ DRIVERS_REPO: a.origin, DRIVER_CURL_OPTIONS: '-k' }) },
+  {
+    name: 'curl -k against a self-signed HTTPS repo',
+    args: [],
+    https: true,
+    env: (a) => ({ DRIVERS_REPO: a.origin, DRIVER_CURL_OPTIONS: '-k' }),
+  },
 ];
 
 for (const release of releases()) {
@@ -138,7 +150,11 @@ for (const release of releases()) {
     it('certificate checks stay on: the HTTPS repo without an insecure option is refused', async () => {
       const sb = new Sandbox(binary(), HOST);
       const a = await startServer((req, res) => serveModules(req, res), certificate());
-      const loader = handOffArgv(sb, [], { DRIVER_KERNEL_RELEASE: KR, DRIVER_KERNEL_VERSION: KV, DRIVERS_REPO: a.origin });
+      const loader = handOffArgv(sb, [], {
+        DRIVER_KERNEL_RELEASE: KR,
+        DRIVER_KERNEL_VERSION: KV,
+        DRIVERS_REPO: a.origin,
+      });
       const argv = loader.argv as string[];
       expect(argv).not.toContain('--http-insecure=true');
       const real = await sb.run([...argv, '--compile=false']);
@@ -165,12 +181,21 @@ for (const release of releases()) {
       const help = (await sb.run(['driver', 'printenv', '--help'])).stdout;
       const printenvFlags = argv.filter((f) => {
         const name = /^(--[a-z-]+)=/.exec(f)?.[1] ?? '';
-        return ['--type', '--name', '--version', '--repo', '--host-root', '--kernelrelease', '--kernelversion'].includes(name) && help.includes(`${name} `);
+        return (
+          ['--type', '--name', '--version', '--repo', '--host-root', '--kernelrelease', '--kernelversion'].includes(
+            name,
+          ) && help.includes(`${name} `)
+        );
       });
       const out = await sb.run(['driver', 'printenv', ...printenvFlags]);
       expect(out.code, plain(out)).toBe(0);
       const e = envLines(out.stdout);
-      expect(e).toMatchObject({ DRIVER: 'kmod', DRIVER_NAME: 'falco', DRIVER_VERSION: '7.0.0+driver', TARGET_ID: 'debian' });
+      expect(e).toMatchObject({
+        DRIVER: 'kmod',
+        DRIVER_NAME: 'falco',
+        DRIVER_VERSION: '7.0.0+driver',
+        TARGET_ID: 'debian',
+      });
       // Before 0.8.0 printenv cannot be told the kernel (it reads the running one): the install check covers the name.
       if (!help.includes('--kernelrelease ')) return;
       expect(`falco_${e.TARGET_ID}_${e.FIXED_KERNEL_RELEASE}_${e.FIXED_KERNEL_VERSION}.ko`).toBe(FILE);

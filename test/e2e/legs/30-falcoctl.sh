@@ -22,7 +22,8 @@
 FC_WORK=$WORK/falcoctl
 FC_STATUS=$FC_WORK/status
 mkdir -p "$FC_STATUS"
-mapfile -t FC_TAGS < <(awk '/^v[0-9]/ { print $1 }' "$ROOT/test/falcoctl-real/versions.txt")
+mapfile -t FC_TAGS < <(awk -v only=" ${FALCOCTL_REAL_ONLY:-} " '/^v[0-9]/ && (only == "  " || index(only, " " $1 " ")) { print $1 }' \
+  "$ROOT/test/falcoctl-real/versions.txt")
 # Which releases run which scenario in the guest (TCG time: each loader run with falcoctl takes seconds). install and
 # clean run for every release; the two slow/rare paths run on the oldest and newest releases that built (the ones
 # whose driver code differs most: 0.7.x's single --type and driverkit 0.16 vs 0.13's driverkit 0.23).
