@@ -129,7 +129,8 @@ export function envLines(text: string): Record<string, string> {
 }
 
 /** falcoctl's pterm output without colour codes, for matching its log texts. */
-export const plain = (o: Outcome) => `${o.stdout}\n${o.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+export const plain = (o: Outcome) => `${o.stdout}\n${o.stderr}`.replace(ANSI, '');
 
 /**
  * Our loader, run for real (the built bundle) with `falcoctl` on PATH being a recorder in front of the real binary:
