@@ -33,7 +33,7 @@ mkdir -p "$CACHE_ROOT" "$STATUS_DIR"
 export GOMODCACHE=$CACHE_ROOT/gomodcache GOCACHE=$CACHE_ROOT/gocache
 export GOFLAGS="-modcacherw -buildvcs=false -trimpath" GOTOOLCHAIN=local CGO_ENABLED=0
 export GONOSUMDB=$MODULE GONOSUMCHECK=$MODULE
-command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && PATH=/usr/local/go/bin:$PATH; }
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then PATH=/usr/local/go/bin:$PATH; fi
 
 status() { printf '%s\n' "$2" >"$STATUS_DIR/$1.status"; echo "falcoctl $1: $2"; }
 
