@@ -80,7 +80,16 @@ fc_compile() { # tag
   check "falcoctl's dkms call ($(tr '\n' ' ' </tmp/dkms.log 2>/dev/null)) is not the expected one" \
     grep -qF "install --directive=MAKE='/tmp/falco-dkms-make' -m falco -v $SERVED_VERSION -k $REL" /tmp/dkms.log
   check "/sys/module/falco missing" fc_loaded falco
-  end "exit 0, falcoctl $1 built through dkms ($(grep -m1 '^install' /tmp/dkms.log 2>/dev/null)) and loaded falco"
+  # Why a compile with TMPDIR elsewhere stays standalone: falcoctl itself (run directly) writes its make wrapper to
+  # /tmp whatever TMPDIR says.
+  mkdir -p /tmp/elsewhere && : >/tmp/dkms.log
+  PATH=/e2e/dkms-bin:$PATH
+  TMPDIR=/tmp/elsewhere timeout 120 "/e2e/falcoctl/$1/falcoctl" driver install --type=kmod --name=falco \
+    --version="$SERVED_VERSION" --host-root=/host --download=false --compile=true >/tmp/fc-$1-tmpdir.log 2>&1
+  check "with TMPDIR=/tmp/elsewhere falcoctl's dkms call was '$(grep -m1 '^install' /tmp/dkms.log)'" \
+    grep -qF "--directive=MAKE='/tmp/falco-dkms-make'" /tmp/dkms.log
+  PATH=${PATH#/e2e/dkms-bin:}
+  end "exit 0, falcoctl $1 built through dkms ($(grep -m1 '^install' /tmp/dkms.log 2>/dev/null)) and loaded falco; with TMPDIR=/tmp/elsewhere it still writes /tmp/falco-dkms-make"
   /usr/sbin/rmmod falco 2>/dev/null
 }
 
