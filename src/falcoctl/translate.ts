@@ -114,10 +114,10 @@ function lostInTranslation(r: HandOffRequest): string | undefined {
   }
   const installsKmod = !r.clean && (r.driver === 'kmod' || r.driver === 'auto');
   if (installsKmod && r.signing === true) return 'falcoctl cannot sign modules before loading them (--sign-key)';
-  const downloads = !r.clean && r.enableDownload && (r.driver === 'kmod' || r.driver === 'ebpf' || r.driver === 'auto');
-  if (downloads && r.fixedKernelRelease.includes('+')) {
-    return `falcoctl sends the '+' of kernel release ${r.fixedKernelRelease} unencoded, which the download server reads as a space`;
-  }
+  // falcoctl's kernel-release parser reads a release with '+' (COS, Raspberry Pi: 5.15.133+) as empty: 0.7.x then
+  // names the file without a release, 0.8.0 on finds no driver at all (proven against each release, test:falcoctl).
+  const plus = [r.kernelRelease, r.fixedKernelRelease].find((k) => k.includes('+'));
+  if (plus !== undefined) return `falcoctl cannot parse kernel release ${plus} (it reads a release with '+' as empty)`;
   const compiles = !r.clean && r.enableCompile && r.driver !== 'modern_ebpf';
   if (compiles && r.tmpdir !== '/tmp')
     return `falcoctl writes its build wrapper to /tmp and ignores TMPDIR=${r.tmpdir}`;

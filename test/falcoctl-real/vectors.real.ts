@@ -28,7 +28,24 @@ const cases = (
 
 type Field = 'target' | 'release' | 'version' | 'name' | 'file';
 /** `<case>:<field>` → the falcoctl releases where ours and falcoctl's differ, and why. Mirrored in the README. */
-export const KNOWN: Record<string, { range: string; why: string }> = {};
+const PLUS = "falcoctl reads a release with '+' as empty: 0.7.x names the file without it, 0.8.0 on finds no driver";
+const UEK = 'falcoctl 0.8.0 on offers no kmod on UEK kernels (no supported driver found); legacy only skipped DKMS';
+export const KNOWN: Record<string, { range: string; why: string }> = {
+  'cos-105:file': { range: '*', why: PLUS },
+  'cos-105:target': { range: '>=0.8.0', why: PLUS },
+  'cos-105:release': { range: '>=0.8.0', why: PLUS },
+  'cos-105:version': { range: '>=0.8.0', why: PLUS },
+  'cos-105:name': { range: '>=0.8.0', why: PLUS },
+  'undetermined:file': {
+    range: '*',
+    why: 'falcoctl never downloads for an undetermined target (it compiles, or fails)',
+  },
+  'oracle-8-uek:file': { range: '>=0.8.0', why: UEK },
+  'oracle-8-uek:target': { range: '>=0.8.0', why: UEK },
+  'oracle-8-uek:release': { range: '>=0.8.0', why: UEK },
+  'oracle-8-uek:version': { range: '>=0.8.0', why: UEK },
+  'oracle-8-uek:name': { range: '>=0.8.0', why: UEK },
+};
 
 async function ours(c: Case, hostRoot: string) {
   const env = baseEnv({
