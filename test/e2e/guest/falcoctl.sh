@@ -82,10 +82,12 @@ fc_compile() { # tag
   check "/sys/module/falco missing" fc_loaded falco
   # Why a compile with TMPDIR elsewhere stays standalone: falcoctl itself (run directly) writes its make wrapper to
   # /tmp whatever TMPDIR says.
-  mkdir -p /tmp/elsewhere && : >/tmp/dkms.log
+  # (~/.falco emptied first: falcoctl reuses a built driver it finds there instead of building)
+  rm -rf /root/.falco /var/lib/dkms && mkdir -p /tmp/elsewhere && : >/tmp/dkms.log
   PATH=/e2e/dkms-bin:$PATH
   TMPDIR=/tmp/elsewhere timeout 120 "/e2e/falcoctl/$1/falcoctl" driver install --type=kmod --name=falco \
-    --version="$SERVED_VERSION" --host-root=/host --download=false --compile=true >/tmp/fc-$1-tmpdir.log 2>&1
+    --version="$SERVED_VERSION" --host-root=/host --download=false --compile=true >"/tmp/fc-$1-tmpdir.log" 2>&1
+  grep -E 'WARN|ERROR|dkms' "/tmp/fc-$1-tmpdir.log" | sed 's/^/    | /'
   check "with TMPDIR=/tmp/elsewhere falcoctl's dkms call was '$(grep -m1 '^install' /tmp/dkms.log)'" \
     grep -qF "--directive=MAKE='/tmp/falco-dkms-make'" /tmp/dkms.log
   PATH=${PATH#/e2e/dkms-bin:}
