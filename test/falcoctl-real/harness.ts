@@ -142,7 +142,7 @@ export function handOffArgv(
   sb: Sandbox,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
-): { argv?: string[]; stdout: string; stderr: string; code: number } {
+): { argv: string[] | undefined; stdout: string; stderr: string; code: number } {
   const dir = tempDir('fdl-handoff-');
   const record = path.join(dir, 'argv');
   const wrapper = path.join(dir, 'bin', 'falcoctl');

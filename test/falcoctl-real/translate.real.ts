@@ -54,7 +54,7 @@ function certificate(): { key: string; cert: string } {
   return tls;
 }
 
-const serveModules = (req: { url?: string }, res: import('node:http').ServerResponse) => {
+const serveModules = (req: { url?: string | undefined }, res: import('node:http').ServerResponse) => {
   if (req.url?.endsWith('.ko')) res.end(KO);
   else res.writeHead(404).end();
 };
