@@ -27,10 +27,14 @@ function fixture(tag: string, name: string, actual: string): string {
 for (const release of releases()) {
   describe(`falcoctl ${release.tag}: detection`, () => {
     const built = binaryOf(release);
-    const binary = () => {
-      if ('reason' in built) throw new Error(built.reason);
-      return built.path;
-    };
+    if ('reason' in built) {
+      // One failure per file for a release that could not be built, with the reason; its checks cannot run.
+      it('has its binary', () => {
+        throw new Error(built.reason);
+      });
+      return;
+    }
+    const binary = () => built.path;
 
     it('`falcoctl version` is the recorded text, and our parse reads the release from it', async () => {
       const sb = new Sandbox(binary());

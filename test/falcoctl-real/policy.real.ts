@@ -27,10 +27,14 @@ const downloaded = (sb: Sandbox) => {
 for (const release of releases()) {
   describe(`falcoctl ${release.tag}: the standalone reasons hold`, () => {
     const built = binaryOf(release);
-    const sandbox = () => {
-      if ('reason' in built) throw new Error(built.reason);
-      return new Sandbox(built.path, HOST);
-    };
+    if ('reason' in built) {
+      // One failure per file for a release that could not be built, with the reason; its checks cannot run.
+      it('has its binary', () => {
+        throw new Error(built.reason);
+      });
+      return;
+    }
+    const sandbox = () => new Sandbox(built.path, HOST);
     const v = release.version;
     const before013 = !['0.13.0'].includes(v);
 
@@ -124,7 +128,7 @@ for (const release of releases()) {
     });
 
     it("a kernel release with '+': falcoctl does not name the file the repository has", async () => {
-      const sb = new Sandbox('reason' in built ? '' : built.path, {
+      const sb = new Sandbox(built.path, {
         'etc/os-release': 'ID=cos\nVERSION_ID=105\nBUILD_ID=17412.226.28\n',
       });
       const server = await startServer((_req, res) => res.writeHead(404).end());

@@ -113,10 +113,14 @@ const CASES: Case[] = [
 for (const release of releases()) {
   describe(`falcoctl ${release.tag}: the argv we hand off is accepted`, () => {
     const built = binaryOf(release);
-    const binary = () => {
-      if ('reason' in built) throw new Error(built.reason);
-      return built.path;
-    };
+    if ('reason' in built) {
+      // One failure per file for a release that could not be built, with the reason; its checks cannot run.
+      it('has its binary', () => {
+        throw new Error(built.reason);
+      });
+      return;
+    }
+    const binary = () => built.path;
 
     for (const c of CASES) {
       it(c.name, async () => {

@@ -70,9 +70,15 @@ async function ours(c: Case, hostRoot: string) {
 for (const release of releases()) {
   describe(`falcoctl ${release.tag}: names the vector hosts as we do`, () => {
     const built = binaryOf(release);
+    if ('reason' in built) {
+      // One failure per file for a release that could not be built, with the reason; its checks cannot run.
+      it('has its binary', () => {
+        throw new Error(built.reason);
+      });
+      return;
+    }
     for (const c of cases) {
       it(c.name, async () => {
-        if ('reason' in built) throw new Error(built.reason);
         const sb = new Sandbox(built.path, c.hostFiles);
         const we = await ours(c, sb.hostRoot);
         const flags = ['--type=kmod', '--name=falco', '--version=6.0.1+driver', `--host-root=${sb.hostRoot}`];
