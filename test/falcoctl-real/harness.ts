@@ -1,7 +1,18 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 import { repoRoot } from '../helpers/paths.js';
 import { tempDir, writeTree } from '../helpers/tmp.js';
 
@@ -62,15 +73,12 @@ export class Sandbox {
   readonly config = path.join(this.dir, 'falcoctl', 'falcoctl.yaml');
   readonly bin = path.join(this.dir, 'bin');
   /** The real binary, alone in its directory (so that directory can be a PATH entry). */
-  readonly falcoctl = path.join(this.dir, 'real', 'falcoctl');
+  readonly falcoctl: string;
   private readonly log = path.join(this.dir, 'calls.log');
 
-  /** `binary` is copied in: the build cache under root's home is not readable by nobody. */
   constructor(binary: string, hostFiles: Record<string, string> = {}) {
-    for (const d of [this.home, this.hostRoot, path.dirname(this.config), this.bin, path.dirname(this.falcoctl)])
-      mkdirSync(d, { recursive: true });
-    copyFileSync(binary, this.falcoctl);
-    chmodSync(this.falcoctl, 0o755);
+    this.falcoctl = readableCopy(binary);
+    for (const d of [this.home, this.hostRoot, path.dirname(this.config), this.bin]) mkdirSync(d, { recursive: true });
     writeTree(this.hostRoot, hostFiles);
     writeFileSync(this.log, '');
     const stub = (name: string, body: string) => {
@@ -115,6 +123,27 @@ export class Sandbox {
     return { code, stdout, stderr, calls };
   }
 }
+
+/**
+ * One copy of each binary per test process, in a temp dir nobody can read (the build cache under root's home is
+ * not), shared by the sandboxes: a 60 MB copy per check would be gigabytes of writes.
+ */
+const copies = new Map<string, string>();
+function readableCopy(binary: string): string {
+  const known = copies.get(binary);
+  if (known !== undefined) return known;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fdl-falcoctl-bin-'));
+  chmodSync(dir, 0o755);
+  const file = path.join(dir, 'falcoctl');
+  copyFileSync(binary, file);
+  chmodSync(file, 0o755);
+  copies.set(binary, file);
+  return file;
+}
+afterAll(() => {
+  for (const file of copies.values()) rmSync(path.dirname(file), { recursive: true, force: true });
+  copies.clear();
+});
 
 function chownTree(dir: string): void {
   chownSync(dir, NOBODY, NOBODY);
