@@ -25,13 +25,14 @@ export const DRIVER_COMMAND_SINCE = '0.7.0';
 export async function detectFalcoctl(env: NodeJS.ProcessEnv): Promise<Falcoctl | undefined> {
   const path = which('falcoctl', env);
   if (path === undefined) return undefined;
-  const version = await run(path, ['version'], { env, timeoutMs: 10_000 });
+  // 30 s: the first start of a 60 MB static Go binary under emulation (the QEMU e2e) took over 10 s.
+  const version = await run(path, ['version'], { env, timeoutMs: 30_000 });
   const parsed = parseFalcoctlVersion(version.stdout);
   if (version.failure !== undefined || version.exitCode !== 0 || parsed === undefined) {
     return { path, version: '0.0.0', installFlags: new Set() };
   }
   if (!semverGte(parsed, DRIVER_COMMAND_SINCE)) return { path, version: parsed, installFlags: new Set() };
-  const help = await run(path, ['driver', 'install', '--help'], { env, timeoutMs: 10_000 });
+  const help = await run(path, ['driver', 'install', '--help'], { env, timeoutMs: 30_000 });
   return { path, version: parsed, ...parseInstallHelp(`${help.stdout}\n${help.stderr}`) };
 }
 
