@@ -89,7 +89,7 @@ fc_compile() { # tag
     --version="$SERVED_VERSION" --host-root=/host --download=false --compile=true >"/tmp/fc-$1-tmpdir.log" 2>&1
   grep -E 'WARN|ERROR|dkms' "/tmp/fc-$1-tmpdir.log" | sed 's/^/    | /'
   check "with TMPDIR=/tmp/elsewhere falcoctl's dkms call was '$(grep -m1 '^install' /tmp/dkms.log)'" \
-    grep -qF "--directive=MAKE='/tmp/falco-dkms-make'" /tmp/dkms.log
+    grep -qF -e "--directive=MAKE='/tmp/falco-dkms-make'" /tmp/dkms.log
   PATH=${PATH#/e2e/dkms-bin:}
   end "exit 0, falcoctl $1 built through dkms ($(grep -m1 '^install' /tmp/dkms.log 2>/dev/null)) and loaded falco; with TMPDIR=/tmp/elsewhere it still writes /tmp/falco-dkms-make"
   /usr/sbin/rmmod falco 2>/dev/null
