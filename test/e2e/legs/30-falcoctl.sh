@@ -91,6 +91,9 @@ fc_stage() { # <initramfs root>: a second archive for the leg's own boot
     mkdir -p "$r$(dirname "$lib")" && cp -L "$lib" "$r$lib"
   done
   cp "$HERE"/module/* "$r/usr/src/falco-$DV/"
+  # As on any host: falcoctl's DKMS build asks who it runs as (Go's user.Current(); a static binary reads
+  # /etc/passwd, else needs $USER), and fails with "user: Current requires cgo or $USER set" without one.
+  mkdir -p "$r/etc" && echo 'root:x:0:0:root:/root:/bin/sh' >"$r/etc/passwd"
   mkdir -p "$r/srv/fc-good/$FC_VER/x86_64" "$r/srv/fc-refused/$FC_VER/x86_64"
   cp "$FC_KO" "$r/srv/fc-good/$FC_VER/x86_64/$FC_FILE"
   [ -f "$FC_REFUSED" ] && cp "$FC_REFUSED" "$r/srv/fc-refused/$FC_VER/x86_64/$FC_FILE"
