@@ -59,20 +59,15 @@ export function translate(request: HandOffRequest, falcoctl: Falcoctl | undefine
   if (request.driver === 'ebpf' && request.bpfUseLocalKernelSources) {
     return standalone('falcoctl has no equivalent of BPF_USE_LOCAL_KERNEL_SOURCES');
   }
+  if (!request.clean && request.driver === 'auto' && falcoctl.singleType === true) {
+    return standalone(`falcoctl ${v} takes a single --type (its 'auto' picks by distro, not modern_ebpf then kmod)`);
+  }
   const lost = lostInTranslation(request);
   if (lost !== undefined) return standalone(lost);
 
   const install = !request.clean;
-  const wants: string[] = [
-    '--type',
-    '--name',
-    '--version',
-    '--repo',
-    '--host-root',
-    '--kernelrelease',
-    '--kernelversion',
-  ];
-  if (install) wants.push('--compile', '--download', '--http-timeout');
+  const wants: string[] = ['--type', '--name', '--version', '--repo', '--host-root'];
+  if (install) wants.push('--kernelrelease', '--kernelversion', '--compile', '--download', '--http-timeout');
   if (install && (request.insecure || request.curl.insecure === true)) wants.push('--http-insecure');
   const headers = [...request.headers, ...(request.curl.headers ?? [])];
   if (install && headers.length > 0) wants.push('--http-headers');
@@ -98,10 +93,11 @@ export function translate(request: HandOffRequest, falcoctl: Falcoctl | undefine
     `--version=${request.driverVersion}`,
     ...(privateRepos ? [] : request.repos.map((repo) => `--repo=${repo}`)),
     `--host-root=${request.hostRoot === '' ? '/' : request.hostRoot}`,
-    `--kernelrelease=${request.kernelRelease}`,
-    `--kernelversion=${request.kernelVersion}`,
   ];
+  // Cleanup unloads by name and removes every dkms version, whatever the kernel; falcoctl 0.7.x's cleanup does not
+  // even take the kernel flags (they were `install` flags until 0.8.0), so they go to install only.
   if (install) {
+    argv.push(`--kernelrelease=${request.kernelRelease}`, `--kernelversion=${request.kernelVersion}`);
     argv.push(`--compile=${request.enableCompile}`, `--download=${request.enableDownload}`);
     if (wants.includes('--http-insecure')) argv.push('--http-insecure=true');
     if (headers.length > 0) argv.push(`--http-headers=${headers.map(([k, val]) => `${k}: ${val}`).join(',')}`);
@@ -139,10 +135,10 @@ function lostInTranslation(r: HandOffRequest): string | undefined {
   }
   const installsKmod = !r.clean && (r.driver === 'kmod' || r.driver === 'auto');
   if (installsKmod && r.signing === true) return 'falcoctl cannot sign modules before loading them (--sign-key)';
-  const downloads = !r.clean && r.enableDownload && (r.driver === 'kmod' || r.driver === 'ebpf' || r.driver === 'auto');
-  if (downloads && r.fixedKernelRelease.includes('+')) {
-    return `falcoctl sends the '+' of kernel release ${r.fixedKernelRelease} unencoded, which the download server reads as a space`;
-  }
+  // falcoctl's kernel-release parser reads a release with '+' (COS, Raspberry Pi: 5.15.133+) as empty: 0.7.x then
+  // names the file without a release, 0.8.0 on finds no driver at all (proven against each release, test:falcoctl).
+  const plus = [r.kernelRelease, r.fixedKernelRelease].find((k) => k.includes('+'));
+  if (plus !== undefined) return `falcoctl cannot parse kernel release ${plus} (it reads a release with '+' as empty)`;
   const compiles = !r.clean && r.enableCompile && r.driver !== 'modern_ebpf';
   if (compiles && r.tmpdir !== '/tmp')
     return `falcoctl writes its build wrapper to /tmp and ignores TMPDIR=${r.tmpdir}`;

@@ -116,7 +116,7 @@ describe('hand-off through the real CLI flow, with a fake falcoctl', () => {
       (h) =>
         `falcoctl driver install --type=modern_ebpf,kmod ${fixed(h).join(' ')} --compile=true --download=true --http-timeout=60s`,
     ],
-    [['--clean'], {}, '0.13.0', (h) => `falcoctl driver cleanup --type=kmod ${fixed(h).join(' ')}`],
+    [['--clean'], {}, '0.13.0', (h) => `falcoctl driver cleanup --type=kmod ${fixed(h).slice(0, 4).join(' ')}`],
     [
       ['kmod', '--http-insecure', '--http-headers', 'X-Token: abc'],
       { FAKE_LOADS: '1', DRIVER_CURL_OPTIONS: '-fsSL -m 90' },
