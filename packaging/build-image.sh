@@ -105,6 +105,8 @@ tb=$(date +%s)
   --build-arg "REVISION=$revision" -t "$tag" "$ctx" >"$PKG_DIST/image-build.log" 2>&1 ||
   die "podman build failed (last lines of $IMG_CACHE/build.log):
 $(tail -n 30 "$PKG_DIST/image-build.log")"
+# The images this tag named before are dangling now: remove them (only ours, by the Dockerfile's title label).
+podman image prune -f --filter label=org.opencontainers.image.title=falco-driver-loader >/dev/null 2>&1 || true
 id=$(podman image inspect --format '{{.Id}}' "$tag")
 size=$(podman image inspect --format '{{.Size}}' "$tag")
 mkdir -p "$PKG_DIST"

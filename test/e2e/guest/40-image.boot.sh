@@ -27,6 +27,10 @@ bind() { # bind <from> <to> [ro]
   mkdir -p "$2" && mount -o bind "$1" "$2" && { [ "${3:-}" != ro ] || mount -o remount,bind,ro "$2"; }
 }
 mkdir -p $EMPTYDIR
+# What runc puts into every container's /dev (dkms' <(...) needs /dev/fd); devtmpfs is shared with the guest's /dev.
+for l in fd:/proc/self/fd stdin:/proc/self/fd/0 stdout:/proc/self/fd/1 stderr:/proc/self/fd/2; do
+  [ -e "/dev/${l%%:*}" ] || ln -s "${l#*:}" "/dev/${l%%:*}"
+done
 bind /proc $I/host/proc ro && bind /boot $I/host/boot ro && bind /lib/modules $I/host/lib/modules &&
   bind /usr $I/host/usr ro && bind /etc $I/host/etc ro && bind $EMPTYDIR $I/root/.falco &&
   mount -t proc proc $I/proc && mount -t sysfs sysfs $I/sys && mount -t devtmpfs devtmpfs $I/dev &&

@@ -51,11 +51,14 @@ img_leg_disk() {
     podman export -o "$tar" fdl-e2e-export-$$ 2>"$WORK/image-leg-export.log" ||
     { podman rm -f fdl-e2e-export-$$ >/dev/null 2>&1; IMG_LEG_WHY="podman export failed: $(cat "$WORK/image-leg-export.log")" && return 1; }
   podman rm -f fdl-e2e-export-$$ >/dev/null 2>&1 || true
-  # Room for dkms' build tree and the downloads: the tar's size + 30 % + 256 MiB.
+  # Room for dkms' build tree and the downloads: the tar's size + 30 % + 256 MiB. bookworm's mke2fs (1.47.0) takes
+  # a directory for -d, not yet a tarball.
   size=$(($(stat -c %s "$tar") * 13 / 10 / 1048576 + 256))
-  mke2fs -q -F -t ext4 -L fdl-image -d "$tar" "$IMG_LEG_DISK.tmp-$$" "${size}M" >"$WORK/image-leg-mke2fs.log" 2>&1 ||
-    { rm -f "$IMG_LEG_DISK.tmp-$$"; IMG_LEG_WHY="mke2fs -d failed: $(tail -n 3 "$WORK/image-leg-mke2fs.log")" && return 1; }
-  rm -f "$tar"
+  rm -rf "$WORK/image-leg-root" && mkdir -p "$WORK/image-leg-root"
+  tar --numeric-owner -xpf "$tar" -C "$WORK/image-leg-root" && rm -f "$tar" &&
+    mke2fs -q -F -t ext4 -L fdl-image -d "$WORK/image-leg-root" "$IMG_LEG_DISK.tmp-$$" "${size}M" >"$WORK/image-leg-mke2fs.log" 2>&1 ||
+    { rm -rf "$IMG_LEG_DISK.tmp-$$" "$WORK/image-leg-root" "$tar"; IMG_LEG_WHY="mke2fs -d failed: $(tail -n 3 "$WORK/image-leg-mke2fs.log")" && return 1; }
+  rm -rf "$WORK/image-leg-root"
   # Only the newest disk is kept (each is ~1 GB, sparse).
   find "$dir" -maxdepth 1 -name '*.ext4' ! -name "${id:0:16}.ext4" -delete
   mv -f "$IMG_LEG_DISK.tmp-$$" "$IMG_LEG_DISK"
