@@ -41,7 +41,7 @@ if touch $I/host/usr/.e2e-written 2>/dev/null; then
 fi
 
 # in_image <log> <VAR=value...> -- <args...>: the image's entrypoint, with the image's environment (ENV HOST_ROOT,
-# HOME) and what the chart would set; 600 s bound; output shown indented; sets RC.
+# HOME) and what the chart would set; 900 s bound (a dkms build under TCG); output shown indented; sets RC.
 in_image() {
   log=$1
   shift
@@ -50,7 +50,7 @@ in_image() {
   shift
   echo "  \$ chroot $I env$vars /docker-entrypoint.sh $*"
   # shellcheck disable=SC2086 # vars is a list of NAME=value words without spaces
-  timeout 600 chroot $I /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  timeout 900 chroot $I /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root HOST_ROOT=/host TMPDIR=/tmp FALCO_DRIVER_LOADER_RMMOD_WAIT_SECONDS=1 $vars /docker-entrypoint.sh "$@" >"$log" 2>&1
   RC=$?
   sed 's/^/    | /' "$log"

@@ -150,7 +150,8 @@ img_leg_boot() {
   cat "$WORK/initramfs.cpio" "$WORK/image-leg-extra.cpio" >"$WORK/image-leg-initramfs.cpio"
   log "image leg initramfs: +$(($(stat -c %s "$WORK/image-leg-extra.cpio") / 1048576)) MiB (modules, headers, repository)"
   rm -rf "$extra" "$WORK/image-leg-extra.cpio"
-  BOOT_INITRD=$WORK/image-leg-initramfs.cpio boot image "e2e.leg=40-image" \
+  # Twice the usual bound: the dkms build under TCG alone takes about 5 minutes on 2 shared cores.
+  BOOT_TIMEOUT=$((BOOT_TIMEOUT * 2)) BOOT_INITRD=$WORK/image-leg-initramfs.cpio boot image "e2e.leg=40-image" \
     -drive "file=$IMG_LEG_DISK,if=virtio,format=raw,snapshot=on"
   rm -f "$WORK/image-leg-initramfs.cpio"
 }
