@@ -13,6 +13,12 @@ usr_src=${FALCO_DRIVER_LOADER_USR_SRC:-/usr/src}
 loader=${FALCO_DRIVER_LOADER_BIN:-/usr/bin/falco-driver-loader}
 
 echo "* Setting up /usr/src links from host"
+# A read-only root filesystem (podman run --read-only, Kubernetes readOnlyRootFilesystem): one line instead of one
+# error per entry. Downloads still work; a build then finds only what the image itself has in /usr/src.
+if [ -d "$usr_src" ] && [ ! -w "$usr_src" ]; then
+  echo "* $usr_src is read-only: the host's /usr/src entries are not linked (compiling may not find the host's kernel headers)" >&2
+  exec "$loader" "$@"
+fi
 for entry in "$host_root"/usr/src/*; do
   # No match leaves the pattern itself; a dangling symlink on the host is still linked (it may resolve later).
   if [ ! -e "$entry" ] && [ ! -L "$entry" ]; then

@@ -93,7 +93,7 @@ async function removeFromDkms(s: KmodSession, dkms: string): Promise<void> {
   say(s, kmodMsg.checkDkms(k));
   const status = await run(dkms, ['status', '-m', k], { env: s.ctx.env, timeoutMs: 60_000, signal: s.signal });
   relay(s, status, { stdout: false, stderr: true });
-  const versions = parseDkmsStatus(status.stdout);
+  const versions = parseDkmsStatus(status.stdout, k);
   if (versions.length === 0) {
     say(s, kmodMsg.noDkmsVersions(k));
   } else {
@@ -126,13 +126,19 @@ async function removeFromDkms(s: KmodSession, dkms: string): Promise<void> {
  * Versions from `dkms status -m <name>`, old (`falco, 6.0.1+driver, 6.1.0-13-amd64, x86_64: installed`) and new
  * (`falco/6.0.1+driver, 6.1.0-13-amd64, x86_64: installed`) formats: drop `,` and `:`, `/` → space, field 2
  * (legacy `tr | cut -d' ' -f2`, falcoctl does the same). One line per kernel, so duplicates are dropped: the
- * legacy script removed the same version again and printed a false [WARNING].
+ * legacy script removed the same version again and printed a false [WARNING]. Only lines about `name` count, and
+ * only versions made of version characters: dkms that cannot make its temp file (a read-only root file system)
+ * dumps its configuration (`source_tree[0]="/usr/src"`) on stdout, which the legacy parsing turned into
+ * `dkms remove -v usr`.
  */
-export function parseDkmsStatus(text: string): string[] {
+export function parseDkmsStatus(text: string, name = 'falco'): string[] {
   const versions: string[] = [];
   for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}/`) && !line.startsWith(`${name}, `)) continue;
     const version = line.replaceAll(',', '').replaceAll(':', '').replaceAll('/', ' ').split(' ')[1];
-    if (version !== undefined && version !== '' && !versions.includes(version)) versions.push(version);
+    if (version !== undefined && DKMS_VERSION.test(version) && !versions.includes(version)) versions.push(version);
   }
   return versions;
 }
+
+const DKMS_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_~-]*$/;

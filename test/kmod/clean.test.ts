@@ -29,6 +29,13 @@ describe('parseDkmsStatus', () => {
       ['6.0.1+driver', '5.0.1+driver'],
     ],
     ['nothing', '', []],
+    [
+      'dkms on a read-only root dumps its configuration: no version in it',
+      'source_tree[0]="/usr/src"\ndkms_tree[0]="/var/lib/dkms"\ninstall_tree[0]="/lib/modules"\ntmp_location[0]="/tmp"\nverbose[0]=""\n',
+      [],
+    ],
+    ['another module', 'scap/7.0.0+driver, 6.1.0-13-amd64, x86_64: installed\n', []],
+    ['a version that is no version', 'falco/../../etc, 6.1.0-13-amd64, x86_64: installed\n', []],
   ])('%s', (_name, text, versions) => {
     expect(parseDkmsStatus(text)).toEqual(versions);
   });

@@ -167,7 +167,9 @@ describe('container image (packaging/docker) and Helm values (packaging/helm)', 
   const dockerfile = read('docker/Dockerfile');
 
   it('is modelled on Falco’s driver-loader image: bookworm, HOST_ROOT, HOME, /lib/modules, the usage label', () => {
-    expect(dockerfile).toMatch(/^FROM docker\.io\/library\/debian:bookworm$/m);
+    // The base is a build argument (npm run build:image passes a debootstrapped one); Docker Hub's by default.
+    expect(dockerfile).toMatch(/^ARG BASE_IMAGE=docker\.io\/library\/debian:bookworm$/m);
+    expect(dockerfile).toMatch(/^FROM \$\{BASE_IMAGE\}$/m);
     expect(dockerfile).toMatch(/^ENV HOST_ROOT=\/host$/m);
     expect(dockerfile).toMatch(/^ENV HOME=\/root$/m);
     expect(dockerfile).toContain('ln -s "$HOST_ROOT/lib/modules" /lib/modules');
@@ -180,7 +182,10 @@ describe('container image (packaging/docker) and Helm values (packaging/helm)', 
     );
     expect(dockerfile).toMatch(/^ENTRYPOINT \["\/docker-entrypoint\.sh"\]$/m);
     expect(dockerfile).toContain('COPY packaging/docker/docker-entrypoint.sh /docker-entrypoint.sh');
-    expect(dockerfile).toContain('node packaging/build-sea.mjs --arch "$arch"');
+    // The single executable of the same checkout, not one built inside the image.
+    expect(dockerfile).toContain(
+      ['COPY dist/falco-driver-loader-$', '{LOADER_VERSION}-$', '{LOADER_ARCH} /usr/bin/falco-driver-loader'].join(''),
+    );
   });
 
   it('has an entrypoint that execs the loader', () => {
@@ -209,7 +214,15 @@ describe('release scripts', () => {
     expect(scripts['build:sea']).toBe('node packaging/build-sea.mjs --arch all');
     expect(scripts['release:build']).toBe('bash packaging/release.sh');
     expect(scripts['check:packages']).toBe('bash packaging/ci-check.sh');
-    for (const script of ['build-deb.sh', 'build-rpm.sh', 'release.sh', 'ci-check.sh']) {
+    expect(scripts['build:image']).toBe('bash packaging/build-image.sh');
+    for (const script of [
+      'build-deb.sh',
+      'build-rpm.sh',
+      'release.sh',
+      'ci-check.sh',
+      'build-image.sh',
+      'image-check.sh',
+    ]) {
       expect(existsSync(path.join(pkgDir, script))).toBe(true);
       expect(statSync(path.join(pkgDir, script)).mode & 0o111).not.toBe(0);
     }
