@@ -180,7 +180,9 @@ describe('legacy eBPF probe flow (legacy-loader.md §B.7)', () => {
     // And a truncated file already in the cache is dropped rather than linked.
     writeFileSync(w.cache, elfObject(247, true));
     const again = await run(w, ['bpf', '--compile']);
-    expect(again.stderr).toMatch(/Rejected the cached probe .*: it is a damaged ELF file \(the section header table lies outside/);
+    expect(again.stderr).toMatch(
+      /Rejected the cached probe .*: it is a damaged ELF file \(the section header table lies outside/,
+    );
   });
 
   it('a stale cached file that is not an eBPF object is removed, then downloaded again', async () => {
