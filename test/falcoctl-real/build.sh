@@ -100,7 +100,7 @@ while read -r v sum gomodsum _; do
   # FALCOCTL_REAL_ONLY="v0.7.3 v0.13.0": only those (for development; CI builds them all).
   [ -z "${FALCOCTL_REAL_ONLY:-}" ] || [[ " $FALCOCTL_REAL_ONLY " == *" $v "* ]] || continue
   if [ "$sum" = unavailable ]; then
-    status "$v" "fail not buildable here: ${gomodsum//_/ }"
+    status "$v" "unavailable ${gomodsum//_/ }"
     continue
   fi
   # One builder per version across parallel CI runs: the second waits, then finds the binary cached.

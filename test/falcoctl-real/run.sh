@@ -11,12 +11,23 @@ bash test/falcoctl-real/build.sh "$FALCOCTL_REAL_STATUS"
 T1=$SECONDS
 npx vitest run --config test/falcoctl-real/vitest.config.ts "$@"
 rc=$?
+# Releases the Go module proxy refuses are listed, with the proxy's answer, and counted as skipped (never as passed).
+skipped=0
+for f in "$FALCOCTL_REAL_STATUS"/*.status; do
+  [ -e "$f" ] || continue
+  if grep -q '^unavailable ' "$f"; then
+    echo "falcoctl $(basename "$f" .status): NOT VERIFIED here: $(sed 's/^unavailable //' "$f")"
+    skipped=$((skipped + 1))
+  fi
+done
 node -e '
   const fs = require("node:fs");
+  const skipped = Number(process.argv[1]);
+  const tail = skipped ? `, ${skipped} skipped` : "";
   try {
     const r = JSON.parse(fs.readFileSync("falcoctl-results.json", "utf8"));
-    console.log(`falcoctl: ${r.numPassedTests} passed, ${r.numFailedTests + (r.numTotalTests === 0 ? 1 : 0)} failed`);
+    console.log(`falcoctl: ${r.numPassedTests} passed, ${r.numFailedTests + (r.numTotalTests === 0 ? 1 : 0)} failed${tail}`);
   } catch { console.log("falcoctl: 0 passed, 1 failed (no results)"); }
-'
+' "$skipped"
 echo "(falcoctl builds $((T1 - T0)) s, checks $((SECONDS - T1)) s)"
 exit "$rc"
