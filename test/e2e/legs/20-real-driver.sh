@@ -143,7 +143,9 @@ rd_compile() {
   ko=$RD_SR/var/lib/dkms/scap/$REAL_DRIVER_VERSION/$REL/x86_64/module/scap.ko
   make_log=$RD_SR/var/lib/dkms/scap/$REAL_DRIVER_VERSION/$REL/x86_64/log/make.log
   [ "$RD_RC" = 0 ] || why+=("exit $RD_RC")
-  grep -qxF "install --directive=MAKE='$RD_SR/tmp/falco-dkms-make' -m scap -v $REAL_DRIVER_VERSION -k $REL" "$RD_SR/dkms.log" 2>/dev/null ||
+  # The wrapper lives in a fresh mkdtemp directory (falco-dkms-make-XXXXXX/make, issue #13): its random part is normalised.
+  sed 's#/falco-dkms-make-[A-Za-z0-9]*/make#/falco-dkms-make-XXXXXX/make#' "$RD_SR/dkms.log" 2>/dev/null |
+    grep -qxF "install --directive=MAKE='$RD_SR/tmp/falco-dkms-make-XXXXXX/make' -m scap -v $REAL_DRIVER_VERSION -k $REL" ||
     why+=("dkms not called as expected: $(tr '\n' ' ' <"$RD_SR/dkms.log" 2>/dev/null)")
   [ -f "$ko" ] || why+=("no $ko")
   [ -f "$RD_SR/lib/modules/$REL/updates/dkms/scap.ko" ] || why+=("dkms did not install into the confined install tree")
