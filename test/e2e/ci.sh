@@ -518,7 +518,7 @@ boot() {
   shift 2
   log "booting $REL under qemu-system-x86_64 (accel=$ACCEL${1:+, UEFI}${extra:+, $extra}), timeout ${BOOT_TIMEOUT}s"
   set +e
-  timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 -machine "q35,accel=$ACCEL" -cpu max -smp 2 -m 1536 \
+  timeout -k 10 "$BOOT_TIMEOUT" qemu-system-x86_64 -machine "q35,accel=$ACCEL" -cpu max -smp 2 -m "${BOOT_MEM:-1536}" \
     -nographic -no-reboot -nic none "$@" -kernel "$VMLINUZ" -initrd "${BOOT_INITRD:-$WORK/initramfs.cpio}" \
     -append "console=ttyS0 rdinit=/init panic=-1 quiet${extra:+ $extra}" </dev/null 2>&1 |
     sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' | tee "$WORK/$name.log"

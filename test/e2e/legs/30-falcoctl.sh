@@ -121,7 +121,9 @@ fc_boot() {
   fc_stage || return 1
   cat "$WORK/initramfs.cpio" "$FC_WORK/falcoctl.cpio" >"$FC_WORK/initramfs.cpio"
   log "falcoctl: initramfs + $(($(stat -c %s "$FC_WORK/falcoctl.cpio") / 1048576)) MiB of falcoctl binaries, bash, repositories"
-  BOOT_INITRD=$FC_WORK/initramfs.cpio boot falcoctl "e2e.leg=30-falcoctl"
+  # The normal initramfs (with leg 20's sysdig) plus ~450 MiB of binaries: the kernel holds the archive and its
+  # unpacked copy at once, which does not fit the standard boot's 1536 MiB.
+  BOOT_MEM=3072 BOOT_INITRD=$FC_WORK/initramfs.cpio boot falcoctl "e2e.leg=30-falcoctl"
   rm -f "$FC_WORK/initramfs.cpio" "$FC_WORK/falcoctl.cpio"
 }
 BOOT_HOOKS+=(fc_boot)
