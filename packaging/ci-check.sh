@@ -41,8 +41,10 @@ check() {
 }
 # Assertion helpers for check functions: print why and return 1.
 want_eq() { [ "$1" = "$2" ] || { printf '%s\n  expected: %s\n  actual:   %s\n' "$3" "$2" "$1"; return 1; }; }
-want_line() { printf '%s\n' "$1" | grep -qxF -- "$2" || { printf '%s: no line "%s" in:\n%s\n' "$3" "$2" "$1"; return 1; }; }
-want_grep() { printf '%s\n' "$1" | grep -qE -- "$2" || { printf '%s: nothing matches /%s/ in:\n%s\n' "$3" "$2" "$1"; return 1; }; }
+# Here-strings, not printf | grep -q: with pipefail, grep -q leaving at its first match can make printf's next write
+# die of SIGPIPE, and a check that found its line failed (seen under load).
+want_line() { grep -qxF -- "$2" <<<"$1" || { printf '%s: no line "%s" in:\n%s\n' "$3" "$2" "$1"; return 1; }; }
+want_grep() { grep -qE -- "$2" <<<"$1" || { printf '%s: nothing matches /%s/ in:\n%s\n' "$3" "$2" "$1"; return 1; }; }
 sha() { sha256sum -- "$1" | cut -d' ' -f1; }
 json_field() { node -p 'require(process.argv[1])[process.argv[2]]' "$PWD/$1" "$2"; }
 
@@ -219,7 +221,7 @@ deb_control() {
     want_grep "$ctl" '^Recommends: .*\bdkms\b' "control" &&
     want_grep "$info" ' preinst +#!/bin/sh' "control members" &&
     want_grep "$info" ' postrm +#!/bin/sh' "control members" &&
-    { ! printf '%s\n' "$info" | grep -qE ' (postinst|prerm|config|triggers) ' || { echo "a post-install action exists: $info"; return 1; }; }
+    { ! grep -qE ' (postinst|prerm|config|triggers) ' <<<"$info" || { echo "a post-install action exists: $info"; return 1; }; }
 }
 check "deb: control (dpkg-deb -I): name, version, amd64, Depends libc6 (>= 2.28) + kmod, Recommends dkms, no postinst" deb_control
 
@@ -378,7 +380,7 @@ rpm_scratch_install() {
   r -i --nodeps "$WORK/falco-0.36.2-1.noarch.rpm" >/dev/null
   out=$(r -i --test "$RPM")
   want_grep "$out" 'falco < 0\.37\.0 conflicts with falco-driver-loader' "installing beside Falco 0.36" || return 1
-  if printf '%s\n' "$out" | grep -q 'file /usr/bin/falco-driver-loader'; then echo "a file conflict was reported: $out"; return 1; fi
+  if grep -q 'file /usr/bin/falco-driver-loader' <<<"$out"; then echo "a file conflict was reported: $out"; return 1; fi
   # Ours installed: Falco 0.36 is refused the same way.
   r -e falco >/dev/null
   out=$(r -i --nodeps "$RPM") || true

@@ -26,8 +26,8 @@ if ! declare -F check >/dev/null; then
   fail() { FAILED=$((FAILED + 1)); echo "FAIL $1"; [ -z "${2:-}" ] || printf '%s\n' "$2" | tail -n 40 | sed 's/^/     /'; }
   check() { local name=$1 out; shift; if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$out"; fi; }
   want_eq() { [ "$1" = "$2" ] || { printf '%s\n  expected: %s\n  actual:   %s\n' "$3" "$2" "$1"; return 1; }; }
-  want_line() { printf '%s\n' "$1" | grep -qxF -- "$2" || { printf '%s: no line "%s" in:\n%s\n' "$3" "$2" "$1"; return 1; }; }
-  want_grep() { printf '%s\n' "$1" | grep -qE -- "$2" || { printf '%s: nothing matches /%s/ in:\n%s\n' "$3" "$2" "$1"; return 1; }; }
+  want_line() { grep -qxF -- "$2" <<<"$1" || { printf '%s: no line "%s" in:\n%s\n' "$3" "$2" "$1"; return 1; }; }
+  want_grep() { grep -qE -- "$2" <<<"$1" || { printf '%s: nothing matches /%s/ in:\n%s\n' "$3" "$2" "$1"; return 1; }; }
   sha() { sha256sum -- "$1" | cut -d' ' -f1; }
   cd "$PKG_ROOT" || exit 1
 fi
@@ -79,7 +79,7 @@ img_run() {
     "$IMG_ID" "$@" 2>&1)
   RC=$?
 }
-no_secret() { ! printf '%s\n' "$1" | grep -qF -- "$FX_TOKEN" || { echo "the header value was printed: $1"; return 1; }; }
+no_secret() { ! grep -qF -- "$FX_TOKEN" <<<"$1" || { echo "the header value was printed: $1"; return 1; }; }
 # img_server <name> stall|serve [dir]: a local server (packaging/ci-http.mjs); sets SRV_PORT, SRV_PID, SRV_LOG.
 img_server() {
   local pf=$WORK/$1.port
@@ -209,7 +209,7 @@ img_read_only() { # only /root/.falco writable; a download the loader must refus
     want_grep "$OUT" "built for 5\.15\.0-9999-aws, this kernel is $FX_REL" "the refusal before insmod" || return 1
   # The loader's own writes (lock, download temp file) go to /root/.falco; Node names a failed one EROFS. (dkms'
   # cleaning-phase `dkms status` cannot make its temp file in the read-only /tmp and says so: harmless here.)
-  if printf '%s\n' "$OUT" | grep -q 'EROFS'; then echo "a write of the loader failed: $OUT"; return 1; fi
+  if grep -q 'EROFS' <<<"$OUT"; then echo "a write of the loader failed: $OUT"; return 1; fi
   dv_dir=$FX/root-falco/$FX_DV/x86_64
   want_eq "$(find "$FX/root-falco" -type f ! -name '*.lock' ! -name .lock)" "" "files left in /root/.falco (nothing partial, nothing refused)" || return 1
   [ -d "$dv_dir" ] || { echo "the loader did not write its cache dir $dv_dir"; return 1; }

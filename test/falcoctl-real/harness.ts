@@ -40,15 +40,17 @@ export interface Release {
 }
 
 export function releases(): Release[] {
-  return readFileSync(path.join(import.meta.dirname, 'versions.txt'), 'utf8')
-    .split('\n')
-    .filter((line) => /^v\d/.test(line))
-    // A release the Go module proxy refuses (`<tag> unavailable <reason>`) cannot be checked here: run.sh and the
-    // e2e leg report it as skipped with that reason, in every run, rather than as a pass or a silent gap.
-    .filter((line) => line.split(/\s+/)[1] !== 'unavailable')
-    .map((line) => line.split(/\s+/)[0] as string)
-    .filter((tag) => !process.env.FALCOCTL_REAL_ONLY || process.env.FALCOCTL_REAL_ONLY.split(/\s+/).includes(tag))
-    .map((tag) => ({ tag, version: tag.slice(1) }));
+  return (
+    readFileSync(path.join(import.meta.dirname, 'versions.txt'), 'utf8')
+      .split('\n')
+      .filter((line) => /^v\d/.test(line))
+      // A release the Go module proxy refuses (`<tag> unavailable <reason>`) cannot be checked here: run.sh and the
+      // e2e leg report it as skipped with that reason, in every run, rather than as a pass or a silent gap.
+      .filter((line) => line.split(/\s+/)[1] !== 'unavailable')
+      .map((line) => line.split(/\s+/)[0] as string)
+      .filter((tag) => !process.env.FALCOCTL_REAL_ONLY || process.env.FALCOCTL_REAL_ONLY.split(/\s+/).includes(tag))
+      .map((tag) => ({ tag, version: tag.slice(1) }))
+  );
 }
 
 /** The built binary, or why there is none (build.sh's one-line status; a missing status says build.sh did not run). */
