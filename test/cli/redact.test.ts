@@ -34,3 +34,12 @@ describe('redaction, in one place (issue #13)', () => {
     expect(() => parseHeaderList('bad name: SECRETVALUE')).not.toThrow(/SECRET/);
   });
 });
+
+describe('the mirror and dry-run JSON redaction (src/fetch/redact.ts)', () => {
+  it('is the one redaction: every form the URL parser takes as credentials is hidden', async () => {
+    const { redact } = await import('../../src/fetch/redact.js');
+    expect(redact('fetch https://user:p@ss@mirror.example/x failed')).toBe('fetch https://***@mirror.example/x failed');
+    expect(redact('http:user:pw@mirror.example/x')).toBe('http://***@mirror.example/x');
+    expect(redact('https://mirror.example/driver')).toBe('https://mirror.example/driver');
+  });
+});
